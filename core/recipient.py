@@ -156,6 +156,48 @@ def recipient_matches(recipient: Mapping[str, Any], candidate: str) -> bool:
     return identity_matches(identity, salt, hashed, candidate, identity_type=identity_type)
 
 
+def credential_subject_matches(subject: Mapping[str, Any], candidate: str) -> bool:
+    """Whether ``candidate`` is the subject of an Open Badges 3.0 credential.
+
+    Matches any ``IdentityObject`` in ``credentialSubject.identifier`` (see
+    :func:`recipient_matches`) or the subject ``id`` itself (exactly, or as ``mailto:`` plus an
+    email address, compared case-insensitively). Raises :class:`InvalidInput` when the subject
+    has neither, or when an identifier is malformed.
+    """
+    if not isinstance(subject, Mapping):
+        raise InvalidInput("The credentialSubject must be a JSON object.")
+    if not isinstance(candidate, str):
+        raise InvalidInput("The identity to compare must be a string.")
+    identifiers = subject.get("identifier")
+    if identifiers is None:
+        identifiers = []
+    elif not isinstance(identifiers, list):
+        identifiers = [identifiers]
+    subject_id = subject.get("id")
+    if not identifiers and not isinstance(subject_id, str):
+        raise InvalidInput(
+            "The credentialSubject has neither an id nor an identifier to compare with."
+        )
+    matched = False
+    for identifier in identifiers:
+        if not isinstance(identifier, Mapping):
+            raise InvalidInput("Each credentialSubject identifier must be an IdentityObject.")
+        matched |= recipient_matches(identifier, candidate)
+    if isinstance(subject_id, str) and subject_id.strip():
+        wanted = candidate.strip()
+        if subject_id.lower().startswith("mailto:"):
+            matched |= identity_matches(
+                subject_id[len("mailto:") :],
+                None,
+                False,
+                wanted.removeprefix("mailto:"),
+                identity_type="email",
+            )
+        else:
+            matched |= identity_matches(subject_id, None, False, wanted, identity_type="id")
+    return matched
+
+
 def new_salt() -> str:
     """A fresh random salt (32 hex characters) for hashing a recipient identity."""
     return secrets.token_hex(16)

@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import InvalidInput
 from core.recipient import (
+    credential_subject_matches,
     hash_identity,
     identity_matches,
     new_salt,
@@ -149,3 +150,32 @@ def test_ob3_identity_object() -> None:
 def test_malformed_recipient_objects_raise(recipient: object) -> None:
     with pytest.raises(InvalidInput):
         recipient_matches(recipient, "nobody@example.org")  # type: ignore[arg-type]
+
+
+def test_ob3_credential_subject_by_identifier_or_id() -> None:
+    salt = new_salt()
+    subject = {
+        "id": "did:example:learner-1",
+        "type": ["AchievementSubject"],
+        "identifier": [
+            {
+                "type": "IdentityObject",
+                "identityType": "emailAddress",
+                "hashed": True,
+                "salt": salt,
+                "identityHash": hash_identity("learner@example.org", salt),
+            }
+        ],
+    }
+    assert credential_subject_matches(subject, "LEARNER@example.org")
+    assert credential_subject_matches(subject, "did:example:learner-1")
+    assert not credential_subject_matches(subject, "did:example:learner-2")
+    assert not credential_subject_matches(subject, "other@example.org")
+    assert credential_subject_matches({"id": "mailto:Learner@Example.org"}, "learner@example.org")
+
+
+def test_ob3_credential_subject_without_anything_to_compare_raises() -> None:
+    with pytest.raises(InvalidInput, match="neither an id nor an identifier"):
+        credential_subject_matches({"type": ["AchievementSubject"]}, "learner@example.org")
+    with pytest.raises(InvalidInput, match="IdentityObject"):
+        credential_subject_matches({"identifier": ["learner@example.org"]}, "x")
