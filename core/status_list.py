@@ -482,6 +482,11 @@ def check_status(
     list_url = _require_url(entry.get("statusListCredential"), "statusListCredential")
 
     list_credential = fetch_status_list(list_url)
+    if isinstance(list_credential, str):
+        raise InvalidInput(
+            f"The status list at {list_url} came back as text (a JWT?); it must be verified and "
+            "decoded before its bits are read."
+        )
     if not isinstance(list_credential, Mapping):
         raise InvalidInput(f"The status list at {list_url} is not a JSON object.")
     if kind.credential_type not in _types(list_credential.get("type")):
@@ -612,6 +617,26 @@ def check_1edtech_revocation(
         "revocation",
         list_url,
     )
+
+
+def check_credential_status(
+    entry: Mapping[str, Any],
+    fetch_status_list: Callable[[str], Any],
+    *,
+    document: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> StatusResult:
+    """Check one ``credentialStatus`` entry of any supported type: Bitstring Status List and
+    StatusList2021 entries go to :func:`check_status`, ``1EdTechRevocationList`` entries to
+    :func:`check_1edtech_revocation` (using ``document["id"]``, the credential's id).
+
+    The same trust rule applies: ``fetch_status_list`` must return verified documents."""
+    if not isinstance(entry, Mapping):
+        raise InvalidInput("credentialStatus must be an object.")
+    if REVOCATION_LIST_1EDTECH in _types(entry.get("type")):
+        credential_id = document.get("id") if isinstance(document, Mapping) else None
+        return check_1edtech_revocation(entry, fetch_status_list, credential_id or "")
+    return check_status(entry, fetch_status_list, now=now)
 
 
 class StatusListCache:

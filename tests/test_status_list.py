@@ -19,6 +19,7 @@ from core.status_list import (
     StatusListCache,
     StatusState,
     check_1edtech_revocation,
+    check_credential_status,
     check_status,
     decode_list,
     encode_list,
@@ -478,3 +479,26 @@ def test_failed_fetches_are_not_cached() -> None:
         cached(LIST_URL)
     assert cached(LIST_URL)["id"] == LIST_URL
     assert len(attempts) == 2
+
+
+# --- dispatch ---------------------------------------------------------------------------
+
+
+def test_check_credential_status_dispatches_on_the_entry_type() -> None:
+    published = _published("revocation", 4)
+    bitstring_result = check_credential_status(
+        status_entry(LIST_URL, 4, "revocation"), _serve(published), now=NOW
+    )
+    vcrl_result = check_credential_status(
+        _vcrl_entry(), lambda url: REVOCATION_DOC, document={"id": "urn:uuid:bare-id"}
+    )
+
+    assert bitstring_result.state is StatusState.REVOKED
+    assert vcrl_result.state is StatusState.REVOKED
+    with pytest.raises(InvalidInput, match="has no id"):
+        check_credential_status(_vcrl_entry(), lambda url: REVOCATION_DOC, document={})
+
+
+def test_status_list_returned_as_unverified_text_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="verified and decoded"):
+        check_status(status_entry(LIST_URL, 4, "revocation"), lambda url: "eyJ.eyJ.sig", now=NOW)
