@@ -6,8 +6,6 @@ import base64
 import copy
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +20,7 @@ from joserfc.jwk import RSAKey
 
 from core.errors import FetchRefused
 from core.fetching import FetchedDocument, Fetcher
+from core.guarded_http import GuardedHttpClient
 from core.json_input import parse_json
 from core.ob2_verification import verify_ob2
 from core.recipient import hash_identity
@@ -613,27 +612,6 @@ def test_own_signed_badge_with_embedded_issuer_key(attacker_key: rsa.RSAPrivateK
 # --------------------------------------------------------------------------- end to end over HTTP
 
 
-class UrllibFetcher:
-    """A minimal real-HTTP Fetcher for the local test server."""
-
-    def fetch(self, url: str, *, accept: str = "*/*") -> FetchedDocument:
-        request = urllib.request.Request(url, headers={"Accept": accept})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return FetchedDocument(
-                    url=response.geturl(),
-                    content_type=response.headers.get_content_type(),
-                    body=response.read(2_000_000),
-                )
-        except urllib.error.HTTPError as exc:
-            raise FetchRefused(f"HTTP {exc.code} for {url}.") from exc
-        except OSError as exc:
-            raise FetchRefused(f"Could not connect to {url}: {exc}.") from exc
-
-    def fetch_json(self, url: str, *, accept: str = "application/ld+json, application/json") -> Any:
-        return parse_json(self.fetch(url, accept=accept).body)
-
-
 @pytest.fixture
 def badge_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     documents: dict[str, bytes] = {}
@@ -697,7 +675,7 @@ def test_end_to_end_hosted_assertion_over_http(badge_server: tuple[str, dict[str
     }
     for doc in (issuer, badge, assertion):
         documents[str(doc["id"]).removeprefix(base)] = json.dumps(doc).encode()
-    fetcher: Fetcher = UrllibFetcher()
+    fetcher: Fetcher = GuardedHttpClient(allow_private=True)
 
     report = verify_ob2(assertion["id"], fetcher=fetcher, recipient="Learner@Example.org", now=NOW)
     assert report.valid, report.as_dict()
@@ -714,3 +692,10 @@ def test_end_to_end_hosted_assertion_over_http(badge_server: tuple[str, dict[str
     gone = verify_ob2(assertion["id"], fetcher=fetcher, now=NOW)
     assert status(gone, "badge_class") is CheckStatus.FAIL
     assert "HTTP 404" in message(gone, "badge_class")
+
+    # The same server is refused by the default client (loopback is not public): a failed
+    # check carrying the client's reason, not an exception.
+    refused = verify_ob2(assertion["id"], fetcher=GuardedHttpClient(allow_private=False), now=NOW)
+    assert status(refused, "hosted_copy") is CheckStatus.FAIL
+    assert "Could not fetch the hosted assertion" in message(refused, "hosted_copy")
+    assert not refused.valid
