@@ -1,0 +1,337 @@
+"""The ``badgebridge`` command: one CLI with subcommands over the badge core.
+
+Exit codes: 0 success (for ``verify``: the badge is valid), 1 the badge is not valid or the
+operation was refused, 2 usage errors (wrong arguments, unreadable files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from core.config import Settings
+from core.errors import BadgeBridgeError
+from core.report import CheckStatus, VerificationReport
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+_MARK = {
+    CheckStatus.PASS: "PASS",
+    CheckStatus.FAIL: "FAIL",
+    CheckStatus.SKIP: "skip",
+    CheckStatus.WARN: "WARN",
+}
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input files: exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _service(args: argparse.Namespace, *, online: bool = False, create_kek: bool = False) -> Any:
+    from core.service import BadgeService
+
+    settings = Settings.from_env()
+    fetcher = None
+    if online:
+        from core.guarded_http import GuardedHttpClient
+
+        fetcher = GuardedHttpClient(settings)
+    service = BadgeService(settings, fetcher=fetcher, create_kek=create_kek)
+    service.upgrade()
+    return service
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"No such file: {path}")
+    from core.limits import MAX_IMAGE_BYTES
+
+    if file.stat().st_size > MAX_IMAGE_BYTES:
+        raise UsageError(f"{path} is too large (limit {MAX_IMAGE_BYTES:,} bytes).")
+    return file.read_bytes()
+
+
+def print_report(report: VerificationReport, out: TextIO) -> None:
+    """The report for people: one line per check, then the verdict."""
+    credential = report.credential or {}
+    name = credential.get("name") if isinstance(credential, dict) else None
+    if name:
+        out.write(f"Badge: {name}\n")
+    out.write(f"Format: {report.format}\n\n")
+    for check in report.checks:
+        out.write(f"  [{_MARK[check.status]}] {check.title}: {check.message}\n")
+    verdict = "VALID" if report.valid else "NOT VALID"
+    out.write(f"\n{verdict}\n")
+
+
+# -- subcommands -------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    _service(args)
+    print("Database is up to date.")
+    return EXIT_OK
+
+
+def cmd_issuer_create(args: argparse.Namespace) -> int:
+    service = _service(args, create_kek=True)
+    issuer = service.create_issuer(
+        args.slug,
+        args.name,
+        url=args.url,
+        email=args.email,
+        description=args.description,
+        proof_format=args.format,
+    )
+    print(f"Created issuer {issuer.name}: {issuer.profile_id}")
+    return EXIT_OK
+
+
+def cmd_issuer_list(args: argparse.Namespace) -> int:
+    for issuer in _service(args).list_issuers():
+        print(f"{issuer.slug:20} {issuer.name:40} {issuer.proof_format:5} {issuer.profile_id}")
+    return EXIT_OK
+
+
+def _print_key(key: Any) -> None:
+    retired = f" retired {key.retired_at:%Y-%m-%d}" if key.retired_at else ""
+    print(
+        f"{key.key_id:8} {key.algorithm:8} {key.state:10} created {key.created_at:%Y-%m-%d}"
+        f"{retired}  {key.verification_method}"
+    )
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    if args.kek:
+        from core.keys import new_key_encryption_key
+
+        print(new_key_encryption_key())
+        print("Store this as BADGEBRIDGE_KEY_ENCRYPTION_KEY in your secret store.", file=sys.stderr)
+        return EXIT_OK
+    if not args.issuer:
+        raise UsageError("keys new needs --issuer SLUG (or --kek for a key-encryption key).")
+    _print_key(_service(args, create_kek=True).new_key(args.issuer, args.algorithm))
+    return EXIT_OK
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    for key in _service(args).list_keys(args.issuer):
+        _print_key(key)
+    return EXIT_OK
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    key = _service(args).rotate_key(args.issuer, args.algorithm)
+    print("New signing key (older keys keep verifying until retired):")
+    _print_key(key)
+    return EXIT_OK
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    _print_key(_service(args).retire_key(args.issuer, args.key_id))
+    return EXIT_OK
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    from core.json_input import parse_json_object
+
+    achievement = parse_json_object(_read_input(args.achievement))
+    issued = _service(args).issue(
+        args.issuer, achievement, args.recipient, proof_format=args.format
+    )
+    _write_output(args.out, issued.text.encode("utf-8") + b"\n")
+    print(f"Issued {issued.credential_id} ({issued.proof_format})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_output(path: str | None, data: bytes) -> None:
+    if path in (None, "-"):
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        Path(path).write_bytes(data)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    source = args.source
+    data: bytes | str
+    if source.startswith(("https://", "http://")):
+        data = source
+    else:
+        data = _read_input(source)
+    service = _service(args, online=not args.offline)
+    report = service.verify(data, recipient=args.recipient)
+    if args.json:
+        json.dump(report.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print_report(report, sys.stdout)
+    return EXIT_OK if report.valid else EXIT_INVALID
+
+
+def cmd_bake(args: argparse.Namespace) -> int:
+    from core.baking import KEYWORD_OB2, KEYWORD_OB3, bake_badge
+
+    image = _read_input(args.image)
+    payload = _read_input(args.credential).decode("utf-8").strip()
+    keyword = KEYWORD_OB2 if args.ob2 else KEYWORD_OB3
+    _write_output(args.out, bake_badge(image, payload, keyword))
+    return EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from core.baking import extract_badge
+
+    extracted = extract_badge(_read_input(args.image))
+    _write_output(args.out, extracted.payload.encode("utf-8") + b"\n")
+    return EXIT_OK
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    service = _service(args)
+    if args.unsuspend:
+        service.set_status(args.credential_id, "suspension", False)
+        print(f"Suspension lifted: {args.credential_id}")
+    elif args.suspend:
+        service.set_status(args.credential_id, "suspension", True)
+        print(f"Suspended: {args.credential_id}")
+    else:
+        service.revoke(args.credential_id)
+        print(f"Revoked: {args.credential_id}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.demo import seed_demo
+
+    service = _service(args, create_kek=True)
+    created = seed_demo(service, only_if_empty=args.if_empty)
+    print("Demo data created." if created else "Demo data already present.")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # The web shell lives in lti_tool; core only names it here, the composition root.
+    app_module = importlib.import_module("lti_tool.app")
+    app = app_module.create_app()
+    app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    return EXIT_OK
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used for ``--help`` docs)."""
+    parser = _Parser(prog="badgebridge", description="Open Badges for Cities of Learning.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+
+    issuer = sub.add_parser("issuer", help="create and list issuers")
+    issuer_sub = issuer.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    create = issuer_sub.add_parser("create", help="create an issuer with an Ed25519 key")
+    create.add_argument("slug")
+    create.add_argument("name")
+    create.add_argument("--url")
+    create.add_argument("--email")
+    create.add_argument("--description")
+    create.add_argument("--format", choices=["rdfc", "jcs", "jwt"], default="rdfc")
+    create.set_defaults(func=cmd_issuer_create)
+    issuer_sub.add_parser("list", help="list issuers").set_defaults(func=cmd_issuer_list)
+
+    keys = sub.add_parser("keys", help="issuer signing keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    new = keys_sub.add_parser("new", help="add a key (or print a new key-encryption key)")
+    new.add_argument("--issuer")
+    new.add_argument("--algorithm", choices=["Ed25519", "RS256", "ES256"], default="Ed25519")
+    new.add_argument("--kek", action="store_true", help="print a new key-encryption key")
+    new.set_defaults(func=cmd_keys_new)
+    listing = keys_sub.add_parser("list", help="list an issuer's keys")
+    listing.add_argument("--issuer", required=True)
+    listing.set_defaults(func=cmd_keys_list)
+    rotate = keys_sub.add_parser("rotate", help="a new key signs; old keys keep verifying")
+    rotate.add_argument("--issuer", required=True)
+    rotate.add_argument("--algorithm", choices=["Ed25519", "RS256", "ES256"], default="Ed25519")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    retire = keys_sub.add_parser("retire", help="stop publishing an old key")
+    retire.add_argument("--issuer", required=True)
+    retire.add_argument("key_id")
+    retire.set_defaults(func=cmd_keys_retire)
+
+    issue = sub.add_parser("issue", help="sign a credential for a recipient")
+    issue.add_argument("--issuer", required=True)
+    issue.add_argument("--achievement", required=True, help="achievement JSON file, or -")
+    issue.add_argument("--recipient", required=True, help="recipient email address")
+    issue.add_argument("--format", choices=["rdfc", "jcs", "jwt"])
+    issue.add_argument("--out", help="output file (default: standard output)")
+    issue.set_defaults(func=cmd_issue)
+
+    verify = sub.add_parser("verify", help="verify a badge: JSON, JWT, PNG, SVG file or URL")
+    verify.add_argument("source", help="file, URL, or - for standard input")
+    verify.add_argument("--json", action="store_true", help="machine-readable report")
+    verify.add_argument("--recipient", help="check the badge was awarded to this email")
+    verify.add_argument("--offline", action="store_true", help="never fetch over the network")
+    verify.set_defaults(func=cmd_verify)
+
+    bake = sub.add_parser("bake", help="bake a credential into a PNG or SVG image")
+    bake.add_argument("--image", required=True)
+    bake.add_argument("--credential", required=True)
+    bake.add_argument("--out", required=True)
+    bake.add_argument("--ob2", action="store_true", help="bake as an Open Badges 2.0 assertion")
+    bake.set_defaults(func=cmd_bake)
+
+    extract = sub.add_parser("extract", help="extract the credential from a baked image")
+    extract.add_argument("image")
+    extract.add_argument("--out")
+    extract.set_defaults(func=cmd_extract)
+
+    revoke = sub.add_parser("revoke", help="revoke or suspend an issued credential")
+    revoke.add_argument("credential_id")
+    group = revoke.add_mutually_exclusive_group()
+    group.add_argument("--suspend", action="store_true")
+    group.add_argument("--unsuspend", action="store_true")
+    revoke.set_defaults(func=cmd_revoke)
+
+    demo = sub.add_parser("demo", help="create demo issuers and badges")
+    demo.add_argument("--if-empty", action="store_true", help="only when there are no issuers")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"badgebridge: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BadgeBridgeError as exc:
+        print(f"badgebridge: {exc.message}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
