@@ -167,11 +167,8 @@ def _write_output(path: str | None, data: bytes) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     source = args.source
-    data: bytes | str
-    if source.startswith(("https://", "http://")):
-        data = source
-    else:
-        data = _read_input(source)
+    is_url = source.startswith(("https://", "http://"))
+    data: bytes | str = source if is_url else _read_input(source)
     service = _service(args, online=not args.offline)
     report = service.verify(data, recipient=args.recipient)
     if args.json:
