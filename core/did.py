@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import base58
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from core.errors import BadgeBridgeError, InvalidInput, KeyProblem
 from core.fetching import Fetcher
-from core.key_resolution import PublicKey, ResolvedKey
+from core.key_resolution import KeyResolver, PublicKey, ResolvedKey
 from core.keys import public_key_from_jwk
 from core.multiformats import ED25519_PUB, P256_PUB, ed25519_public_multikey, multibase_decode
 
@@ -487,3 +487,12 @@ class ControllerDocumentResolver:
         """Forget every fetched controller document."""
         with self._lock:
             self._cache.clear()
+
+
+if TYPE_CHECKING:
+    # Checked by mypy: the resolver satisfies both protocols the verifiers rely on.
+    def _implements_key_resolver(resolver: ControllerDocumentResolver) -> KeyResolver:
+        return resolver
+
+    def _implements_key_lister(resolver: ControllerDocumentResolver) -> ControllerKeyLister:
+        return resolver

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.errors import InvalidInput, KeyProblem
-from core.key_resolution import PublicKey
+from core.key_resolution import PublicKey, Signer
 from core.multiformats import b64url_decode, b64url_encode, ed25519_public_multikey
 
 if TYPE_CHECKING:
@@ -595,3 +595,9 @@ def controller_document(
         "verificationMethod": methods,
         "assertionMethod": [m["id"] for m in methods],
     }
+
+
+if TYPE_CHECKING:
+    # Checked by mypy: the signing key satisfies the protocol the proof modules sign with.
+    def _implements_signer(key: IssuerSigningKey) -> Signer:
+        return key

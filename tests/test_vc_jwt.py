@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from core.did import ControllerDocumentResolver
-from core.errors import InvalidInput, ProofProblem
+from core.errors import FetchRefused, InvalidInput, ProofProblem
 from core.keys import IssuerSigningKey, controller_document, public_key_to_jwk
 from core.limits import MAX_CREDENTIAL_BYTES
 from core.proofs.vc_jwt import (
@@ -579,3 +579,25 @@ def test_encode_refuses_credentials_it_cannot_express(
             cred[name] = value
     with pytest.raises(ProofProblem, match=expected):
         encode_vc_jwt(cred, keys["ES256"])
+
+
+def test_vc_claim_that_is_not_an_object_is_refused(
+    keys: dict[str, IssuerSigningKey], resolver: ControllerDocumentResolver
+) -> None:
+    key = keys["ES256"]
+    payload = {"vc": ["not", "a", "credential"], "iss": ISSUER}
+    token = sign_raw({"alg": "ES256", "kid": key.verification_method}, payload, key)
+    assert_refused(decode_vc_jwt(token, resolver), "'vc' claim is not a JSON object")
+
+
+def test_fetch_failure_while_resolving_kid_is_reported(keys: dict[str, IssuerSigningKey]) -> None:
+    class RefusingFetcher:
+        def fetch(self, url: str, *, accept: str = "*/*") -> Any:
+            raise FetchRefused(f"{url} resolves to a private address.")
+
+        def fetch_json(self, url: str, *, accept: str = "application/json") -> Any:
+            raise FetchRefused(f"{url} resolves to a private address.")
+
+    token = encode_vc_jwt(credential(), keys["RS256"])
+    result = decode_vc_jwt(token, ControllerDocumentResolver(fetcher=RefusingFetcher()))
+    assert_refused(result, "private address")

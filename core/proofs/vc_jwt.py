@@ -578,7 +578,7 @@ def _choose_key(
         method = f"{issuer}{kid}" if kid.startswith("#") and issuer else kid
         try:
             resolved = resolver.resolve(method)
-        except KeyProblem as exc:
+        except BadgeBridgeError as exc:
             if header_key is None:
                 raise _Refused(
                     f"The signing key {kid[:160]!r} could not be resolved: {exc.message}"
@@ -652,8 +652,10 @@ def decode_vc_jwt(
         except InvalidInput as exc:
             raise _Refused(f"The JWT payload is not valid: {exc.message}") from exc
 
-        checked_form_issuer = _issuer_id(claims.get("vc") or claims) or _string_claim(claims, "iss")
-        choice = _choose_key(header, alg, checked_form_issuer, resolver)
+        vc_claim = claims.get("vc")
+        carried = vc_claim if isinstance(vc_claim, dict) else claims
+        issuer = _issuer_id(carried) or _string_claim(claims, "iss")
+        choice = _choose_key(header, alg, issuer, resolver)
         _verify_signature(f"{header_b64}.{payload_b64}.{signature_b64}", alg, choice.public_key)
         checked = _check_claims(claims)
         if require_issuer_key and not choice.confirmed:
@@ -672,8 +674,10 @@ def decode_vc_jwt(
         )
 
     description = describe_public_key(choice.public_key)
-    if choice.source == "kid":
+    if choice.source == "kid" and choice.confirmed:
         message = f"Signature valid ({alg}) with the issuer's key {choice.key_id}."
+    elif choice.source == "kid":
+        message = f"Signature valid ({alg}) with the key {choice.key_id} (the issuer is unknown)."
     elif choice.confirmed:
         message = (
             f"Signature valid ({alg}) with the {description} embedded in the JWT header, which "
