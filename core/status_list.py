@@ -449,7 +449,7 @@ def _status_message(entry: Mapping[str, Any], value: int) -> str:
 
 def check_status(
     entry: Mapping[str, Any],
-    fetch_status_list: Callable[[str], Mapping[str, Any]],
+    fetch_status_list: Callable[[str], Any],
     *,
     now: datetime | None = None,
 ) -> StatusResult:
