@@ -18,6 +18,7 @@ import base64
 import binascii
 import gzip
 import re
+import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -659,29 +660,33 @@ class StatusListCache:
         self._max = max_entries
         self._clock = clock
         self._items: OrderedDict[str, tuple[float, Mapping[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()  # web workers may share one cache
 
     def get(self, url: str) -> Mapping[str, Any] | None:
         """The cached document for ``url``, or None when absent or expired."""
-        found = self._items.get(url)
-        if found is None:
-            return None
-        stored_at, document = found
-        if self._clock() - stored_at >= self._ttl:
-            del self._items[url]
-            return None
-        self._items.move_to_end(url)
-        return document
+        with self._lock:
+            found = self._items.get(url)
+            if found is None:
+                return None
+            stored_at, document = found
+            if self._clock() - stored_at >= self._ttl:
+                del self._items[url]
+                return None
+            self._items.move_to_end(url)
+            return document
 
     def put(self, url: str, document: Mapping[str, Any]) -> None:
         """Store ``document`` for ``url``, evicting the least recently used entry when full."""
-        self._items[url] = (self._clock(), document)
-        self._items.move_to_end(url)
-        while len(self._items) > self._max:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[url] = (self._clock(), document)
+            self._items.move_to_end(url)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
 
     def clear(self) -> None:
         """Forget everything (for example after the issuer republished a list)."""
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)

@@ -18,6 +18,7 @@ import pytest
 
 from core.config import Settings
 from core.errors import FetchRefused, InvalidInput
+from core.fetching import Fetcher
 from core.guarded_http import GuardedHttpClient, HttpStatusRefused, address_refusal
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,7 +136,7 @@ def test_loopback_is_refused_by_default(base_url: str, monkeypatch: pytest.Monke
 
 
 def test_allow_private_reaches_the_local_server(base_url: str) -> None:
-    client = GuardedHttpClient(_settings(), allow_private=True)
+    client: Fetcher = GuardedHttpClient(_settings(), allow_private=True)
     document = client.fetch(f"{base_url}/ok")
 
     assert document.body == b'{"hello": "world"}'
