@@ -37,6 +37,7 @@ from core.keys import (
 )
 from core.recipient import hash_identity, new_salt
 from core.report import VerificationReport
+from core.schema_validation import validate_ob3_schema
 from core.status_list import MIN_BITSTRING_BITS, Bitstring, status_entry, status_list_credential
 from core.storage import (
     CredentialRecord,
@@ -54,6 +55,7 @@ PROOF_FORMATS: tuple[ProofFormat, ...] = ("rdfc", "jcs", "jwt")
 CRYPTOSUITES = {"rdfc": "eddsa-rdfc-2022", "jcs": "eddsa-jcs-2022"}
 KEY_ALGORITHMS = ("Ed25519", "RS256", "ES256")
 JWT_KEY_PREFERENCE = ("RS256", "ES256", "Ed25519")
+STATUS_PURPOSES = ("revocation", "suspension")
 OB3_CONTEXTS = [
     "https://www.w3.org/ns/credentials/v2",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
@@ -296,6 +298,26 @@ class BadgeService:
             issuer = session.scalar(select(IssuerRecord).where(IssuerRecord.slug == slug))
             return None if issuer is None else self._controller_document(session, issuer)
 
+    # -- published keys (for the web app's did.json and jwks.json) -----------------------------
+
+    def issuer_verification_keys(self, slug: str) -> list[VerificationKey]:
+        """The public keys an issuer publishes: every key not retired, oldest first, each named
+        ``{profile id}#{key id}`` (no private key is decrypted). :class:`NotFound` if unknown."""
+        with self.sessions() as session:
+            issuer = self._issuer(session, slug)
+            records = session.scalars(
+                select(IssuerKeyRecord)
+                .where(IssuerKeyRecord.issuer_id == issuer.id, IssuerKeyRecord.state != "retired")
+                .order_by(IssuerKeyRecord.id)
+            )
+            profile_id = self.issuer_profile_id(issuer.slug)
+            return [
+                VerificationKey.from_public_key(
+                    f"{profile_id}#{r.key_id}", public_key_from_jwk(r.public_jwk)
+                )
+                for r in records
+            ]
+
     # -- keys -----------------------------------------------------------------------------------
 
     def _add_key(self, session: Session, issuer: IssuerRecord, algorithm: str) -> IssuerKeyRecord:
@@ -439,9 +461,14 @@ class BadgeService:
         proof_format: str | None = None,
         valid_until: datetime | None = None,
         name: str | None = None,
+        status_purpose: str = "revocation",
     ) -> IssuedCredential:
         """Sign an OpenBadgeCredential for ``recipient_email`` (hashed in the credential) and
-        store it with fresh revocation and suspension status slots."""
+        store it with a fresh status list slot.
+
+        ``status_purpose`` is ``revocation`` (permanent, the default) or ``suspension``
+        (reversible): OB 3.0 allows one ``credentialStatus`` entry per credential.
+        """
         if not isinstance(achievement, dict):
             raise InvalidInput("The achievement must be a JSON object.")
         achievement = copy.deepcopy(achievement)
@@ -451,8 +478,12 @@ class BadgeService:
             raise InvalidInput("The achievement needs a name.")
         if "criteria" not in achievement:
             raise InvalidInput("The achievement needs criteria (e.g. {'narrative': '...'}).")
+        if not isinstance(achievement.get("description"), str) or not achievement["description"]:
+            raise InvalidInput("The achievement needs a description (Open Badges 3.0 requires it).")
         if not recipient_email or "@" not in recipient_email:
             raise InvalidInput("The recipient must be an email address.")
+        if status_purpose not in STATUS_PURPOSES:
+            raise InvalidInput("The status purpose is revocation or suspension.")
         salt = new_salt()
         with self.transaction() as session:
             issuer = self._issuer(session, slug)
@@ -462,7 +493,7 @@ class BadgeService:
             # Data Integrity eddsa proofs need Ed25519; JWTs prefer RSA (widest verifier support).
             algorithms = JWT_KEY_PREFERENCE if fmt == "jwt" else ("Ed25519",)
             signing = self._active_signing_key(session, issuer, algorithms)
-            revocation, suspension, index = self._allocate_status(session, issuer)
+            status_list, index = self._allocate_status(session, issuer, status_purpose)
             now = utcnow()
             credential_id = self.credential_url(str(uuid.uuid4()))
             issuer_obj: dict[str, Any] = {
@@ -497,10 +528,15 @@ class BadgeService:
                 ],
                 "achievement": achievement,
             }
-            credential["credentialStatus"] = [
-                status_entry(self.status_list_url(revocation.id), index, "revocation"),
-                status_entry(self.status_list_url(suspension.id), index, "suspension"),
-            ]
+            credential["credentialStatus"] = status_entry(
+                self.status_list_url(status_list.id), index, status_purpose
+            )
+            problems = validate_ob3_schema(credential)
+            if problems:
+                raise InvalidInput(
+                    "The credential would not be a valid Open Badge: "
+                    + "; ".join(str(p) for p in problems[:5])
+                )
             text = self._sign(credential, signing, fmt)
             session.add(
                 CredentialRecord(
@@ -510,9 +546,9 @@ class BadgeService:
                     achievement_name=str(achievement["name"])[:300],
                     proof_format=fmt,
                     document=text,
+                    status_purpose=status_purpose,
+                    status_list_id=status_list.id,
                     status_index=index,
-                    revocation_list_id=revocation.id,
-                    suspension_list_id=suspension.id,
                     issued_at=now,
                 )
             )
@@ -530,33 +566,25 @@ class BadgeService:
         return json.dumps(signed, ensure_ascii=False, indent=2)
 
     def _allocate_status(
-        self, session: Session, issuer: IssuerRecord
-    ) -> tuple[StatusListRecord, StatusListRecord, int]:
-        """The next free index, shared by the issuer's current revocation and suspension lists.
+        self, session: Session, issuer: IssuerRecord, purpose: str
+    ) -> tuple[StatusListRecord, int]:
+        """The next free index in the issuer's current list for ``purpose``.
 
-        The rows are locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) so two
-        concurrent awards never get the same index.
+        The row is locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) so two
+        concurrent awards never get the same index. A full list is followed by a new one.
         """
-        lists = session.scalars(
+        current = session.scalar(
             select(StatusListRecord)
-            .where(StatusListRecord.issuer_id == issuer.id)
+            .where(StatusListRecord.issuer_id == issuer.id, StatusListRecord.purpose == purpose)
             .order_by(StatusListRecord.id.desc())
-            .limit(2)
+            .limit(1)
             .with_for_update()
-        ).all()
-        pair = {r.purpose: r for r in lists}
-        revocation, suspension = pair.get("revocation"), pair.get("suspension")
-        if (
-            revocation is None
-            or suspension is None
-            or revocation.next_index >= revocation.size_bits
-        ):
-            revocation = self._new_status_list(session, issuer, "revocation")
-            suspension = self._new_status_list(session, issuer, "suspension")
-        index = revocation.next_index
-        revocation.next_index = index + 1
-        suspension.next_index = index + 1
-        return revocation, suspension, index
+        )
+        if current is None or current.next_index >= current.size_bits:
+            current = self._new_status_list(session, issuer, purpose)
+        index = current.next_index
+        current.next_index = index + 1
+        return current, index
 
     @staticmethod
     def _new_status_list(session: Session, issuer: IssuerRecord, purpose: str) -> StatusListRecord:
@@ -591,17 +619,22 @@ class BadgeService:
 
     def set_status(self, credential_id: str, purpose: str, value: bool) -> None:
         """Revoke (permanent), suspend or unsuspend a credential; idempotent."""
-        if purpose not in ("revocation", "suspension"):
+        if purpose not in STATUS_PURPOSES:
             raise InvalidInput("The status purpose is revocation or suspension.")
+        if purpose == "revocation" and not value:
+            raise InvalidInput("A revocation is permanent and cannot be undone.")
         with self.transaction() as session:
             record = self._credential(session, credential_id)
-            if purpose == "revocation" and not value:
-                raise InvalidInput("A revocation is permanent and cannot be undone.")
-            list_id = (
-                record.revocation_list_id if purpose == "revocation" else record.suspension_list_id
-            )
+            if record.status_purpose != purpose:
+                action = "revoked" if purpose == "revocation" else "suspended"
+                raise InvalidInput(
+                    f"This credential was issued as {record.status_purpose}-only: it cannot be "
+                    f"{action}. Choose the status purpose when issuing."
+                )
             status_list = session.scalar(
-                select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
+                select(StatusListRecord)
+                .where(StatusListRecord.id == record.status_list_id)
+                .with_for_update()
             )
             if status_list is None:  # pragma: no cover - foreign key guarantees it
                 raise NotFound("The credential's status list is missing.")
@@ -615,7 +648,7 @@ class BadgeService:
             if purpose == "revocation":
                 record.revoked_at = utcnow()
             else:
-                record.suspended = value
+                record.suspended_at = utcnow() if value else None
 
     def revoke(self, credential_id: str) -> None:
         """Revoke a credential for good."""
@@ -653,14 +686,19 @@ class BadgeService:
         """Status lists: ours from the database, others through the guarded fetcher."""
         prefix = f"{self.settings.base_url}/status/"
 
-        def source(url: str) -> Any:
+        def source(url: str) -> StatusListDocument:
             if url.startswith(prefix) and url[len(prefix) :].isdigit():
-                return self.status_list_document(int(url[len(prefix) :]))
+                # Our own list, read from the database: trusted as our keys are.
+                return StatusListDocument(self.status_list_document(int(url[len(prefix) :])), True)
             if self.fetcher is None:
                 raise BadgeBridgeError(
                     f"Cannot fetch the status list {url}: network access is off."
                 )
-            return self.fetcher.fetch_json(url)
+            fetched = self.fetcher.fetch(url, accept="application/vc+ld+json, application/json")
+            text = fetched.body.decode("utf-8", errors="replace").strip()
+            if text.startswith("{"):
+                return StatusListDocument(parse_json_object(text), False)
+            return StatusListDocument(text, False)
 
         return source
 

@@ -131,11 +131,13 @@ class CredentialRecord(Base):
     achievement_name: Mapped[str] = mapped_column(String(300))
     proof_format: Mapped[str] = mapped_column(String(10))
     document: Mapped[str] = mapped_column(Text)
+    # OB 3.0's schema allows one credentialStatus object: a credential is either revocable
+    # (permanent) or suspendable (reversible), chosen when it is issued.
+    status_purpose: Mapped[str] = mapped_column(String(20))
+    status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
     status_index: Mapped[int] = mapped_column(Integer)
-    revocation_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
-    suspension_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    suspended: Mapped[bool] = mapped_column(default=False)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
