@@ -89,10 +89,12 @@ def create_proof(
     cryptosuite: str = EDDSA_RDFC_2022,
     created: datetime | None = None,
     proof_purpose: str = "assertionMethod",
+    proof_id: str | None = None,
     extra_contexts: ContextMap | None = None,
 ) -> dict[str, Any]:
     """Return a copy of ``document`` secured with a new Data Integrity proof (``document`` is
-    not changed). If it already has proofs, the new one joins them as a proof set.
+    not changed). If it already has proofs, the new one joins them as a proof set (it signs
+    the document without them). ``proof_id`` gives the proof an ``id`` (a URL or URN).
 
     Raises :class:`UndefinedTerms` if the document uses terms its contexts do not define (they
     would not be signed), :class:`UnknownContext`, :class:`InvalidInput` for a malformed
@@ -112,8 +114,10 @@ def create_proof(
     existing = secured.pop("proof", None)
     unsecured = secured
 
-    config: dict[str, Any] = {
-        "type": DATA_INTEGRITY_PROOF,
+    config: dict[str, Any] = {"type": DATA_INTEGRITY_PROOF}
+    if proof_id is not None:
+        config["id"] = proof_id
+    config |= {
         "cryptosuite": cryptosuite,
         "created": _format_created(created),
         "verificationMethod": signer.verification_method,
