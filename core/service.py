@@ -47,6 +47,7 @@ from core.storage import (
     make_engine,
     upgrade_database,
     utcnow,
+    write_engine,
 )
 from core.verification import StatusListDocument, VerificationOptions, verify_credential
 
@@ -147,6 +148,7 @@ class BadgeService:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(write_engine(self.engine), expire_on_commit=False)
         self.fetcher = fetcher
         self._create_kek = create_kek
         self._kek: KeyEncryptionKey | None = None
@@ -172,8 +174,8 @@ class BadgeService:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: all or nothing."""
-        with self.sessions.begin() as session:
+        """One read-write unit of work: all or nothing."""
+        with self._write_sessions.begin() as session:
             yield session
 
     # -- URLs -----------------------------------------------------------------------------------
@@ -559,7 +561,9 @@ class BadgeService:
         if fmt == "jwt":
             from core.proofs.vc_jwt import encode_vc_jwt
 
-            return encode_vc_jwt(credential, signing)
+            # kid for verifiers that resolve our profile, jwk for those (like the 1EdTech
+            # validator) that expect the key itself; ours confirms one against the other.
+            return encode_vc_jwt(credential, signing, key_reference="kid+jwk")
         from core.proofs.data_integrity import create_proof
 
         signed = create_proof(credential, signing, cryptosuite=CRYPTOSUITES[fmt])
@@ -570,9 +574,13 @@ class BadgeService:
     ) -> tuple[StatusListRecord, int]:
         """The next free index in the issuer's current list for ``purpose``.
 
-        The row is locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) so two
-        concurrent awards never get the same index. A full list is followed by a new one.
+        The issuer row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite write transactions
+        are ``BEGIN IMMEDIATE``) so concurrent awards never share an index nor both open a new
+        list. A full list is followed by a new one.
         """
+        session.execute(
+            select(IssuerRecord.id).where(IssuerRecord.id == issuer.id).with_for_update()
+        )
         current = session.scalar(
             select(StatusListRecord)
             .where(StatusListRecord.issuer_id == issuer.id, StatusListRecord.purpose == purpose)

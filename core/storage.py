@@ -142,6 +142,9 @@ class CredentialRecord(Base):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin): pysqlite's own handling starts the
+    # transaction only at the first write, so a read-then-write could lose an update.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers work while one writer commits; busy_timeout waits instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -163,7 +166,20 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     engine = create_engine(database_url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # Write transactions take the write lock up front (BEGIN IMMEDIATE), so two writers
+    # serialise instead of both reading the same counter; reads stay deferred.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The engine for read-write transactions (SQLite: ``BEGIN IMMEDIATE``)."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def upgrade_database(engine: Engine) -> None:

@@ -178,8 +178,15 @@ def _verify_jwt_input(
         report.credential = result.credential
         return report
     report.passed("proof", "Signature (VC-JWT)", result.message)
+    for warning in result.warnings:
+        report.warned("jwt", "VC-JWT conventions", warning)
+    controller: str | None = None
+    if result.key_source == "kid" and result.key_id:
+        controller = result.key_id.split("#", 1)[0]
+    elif result.issuer_key_confirmed:
+        controller = _id_of(result.credential.get("issuer"))
     return verify_ob3_document(
-        result.credential, options, report, embedded_proof=False, jwt_kid=result.kid
+        result.credential, options, report, embedded_proof=False, jwt_controller=controller
     )
 
 
@@ -189,18 +196,24 @@ def verify_ob3_document(
     report: VerificationReport,
     *,
     embedded_proof: bool,
-    jwt_kid: str | None = None,
+    jwt_controller: str | None = None,
 ) -> VerificationReport:
     """Run the OB 3.0 checks on a parsed credential (the JWT signature, if any, already checked)."""
     report.credential = document
     _check_schema(document, report)
     _check_contexts(document, options, report)
-    controller: str | None = None
     if embedded_proof:
         controller = _check_embedded_proof(document, options, report)
-    elif jwt_kid is not None:
-        controller = jwt_kid.split("#", 1)[0]
-    _check_issuer_key(document, controller, report)
+        _check_issuer_key(document, controller, report)
+    elif jwt_controller is None:
+        report.warned(
+            "issuer-key",
+            "Key belongs to the issuer",
+            "The JWT carries its own key, which could not be confirmed as one the issuer "
+            "publishes (the issuer's keys could not be fetched).",
+        )
+    else:
+        _check_issuer_key(document, jwt_controller, report)
     _check_dates(document, options, report)
     _check_status(document, options, report)
     _check_recipient(document, options, report)

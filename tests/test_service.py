@@ -193,8 +193,12 @@ def test_concurrent_issues_get_distinct_status_indexes(service: BadgeService, is
         t.join()
     assert errors == []
     with service.sessions() as session:
-        indexes = session.scalars(select(CredentialRecord.status_index)).all()
-    assert len(indexes) == 18 and len(set(indexes)) == 18
+        slots = session.execute(
+            select(CredentialRecord.status_list_id, CredentialRecord.status_index)
+        ).all()
+        lists = session.scalar(select(func.count()).select_from(StatusListRecord))
+    assert len(slots) == 18 and len(set(slots)) == 18
+    assert lists == 1
 
 
 def test_schema_matches_the_migrations(service: BadgeService) -> None:
