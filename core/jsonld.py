@@ -55,6 +55,9 @@ _ABSOLUTE_IRI: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*|_):[^\s]*$")
 
 #: How many processed active contexts one store keeps. A credential uses a few dozen.
 _PROCESSED_CACHE_SIZE: Final = 4096
+#: How many term/IRI expansions one store remembers before starting afresh.
+_EXPANDED_IRI_CACHE_SIZE: Final = 20_000
+_MISSING: Final = object()
 #: RDFC-1.0 work bounds (see ``_Canonicalizer.run``).
 _DEEP_ITERATIONS_PER_BLANK_NODE: Final = 10
 _MAX_PERMUTATIONS: Final = 100_000
@@ -114,6 +117,7 @@ class _ContextStore:
         # this store, so contexts passed as extra_contexts never leak into other calls.
         self.resolved_contexts: Any = LRUCache(maxsize=256)
         self.processed: Any = LRUCache(maxsize=_PROCESSED_CACHE_SIZE)
+        self.expanded_iris: dict[tuple[Any, ...], Any] = {}
         # pyld's caches are not thread-safe; a credential is canonicalized under this lock.
         self.lock = threading.Lock()
 
@@ -220,6 +224,30 @@ def _processor_class() -> Any:
             # (pyld is pinned at 3.3.0, where that frame is ``_expand_object``).
             key = sys._getframe(1).f_locals.get("key")
             self.dropped.append(key if isinstance(key, str) else str(expanded_property))
+
+        def _expand_iri(
+            self,
+            active_ctx: Any,
+            value: Any,
+            base: Any = None,
+            vocab: bool = False,
+            local_ctx: Any = None,
+            defined: Any = None,
+        ) -> Any:
+            # Expanding a term or IRI against a frozen active context always gives the same
+            # answer; documents repeat the same few dozen keys and types over and over.
+            if local_ctx is None and type(value) is str and isinstance(active_ctx, frozendict):
+                memo = self._store.expanded_iris
+                key = (active_ctx["_uuid"], value, base, vocab)
+                hit = memo.get(key, _MISSING)
+                if hit is not _MISSING:
+                    return hit
+                result = super()._expand_iri(active_ctx, value, base, vocab)
+                if len(memo) >= _EXPANDED_IRI_CACHE_SIZE:
+                    memo.clear()
+                memo[key] = result
+                return result
+            return super()._expand_iri(active_ctx, value, base, vocab, local_ctx, defined)
 
         def _process_context(
             self,

@@ -525,3 +525,25 @@ def test_1edtech_sample_with_an_unknown_proof_type_says_it_skipped_it() -> None:
     result = verify_proof(_load_json(OB30 / "simple-multiple-proofs.json"), MultikeyResolver())
     assert result.ok
     assert "SomeProofType" in result.message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cryptosuite": ["eddsa-rdfc-2022"]},
+        {"type": {"nested": "object"}},
+        {"previousProof": {"id": "urn:x"}},
+        {"previousProof": [["urn:x"]]},
+        {"id": {"not": "a string"}, "previousProof": "urn:x"},
+        {"proofPurpose": ["assertionMethod"]},
+        {"verificationMethod": {"id": METHOD}},
+        {"created": {"year": 2024}},
+        {"@context": 7},
+    ],
+)
+def test_odd_proof_shapes_give_a_result_not_an_exception(change: dict[str, Any]) -> None:
+    signed = _sign()
+    signed["proof"] = {**signed["proof"], **change}
+    result = _verify(signed)
+    assert not result.ok
+    assert result.message

@@ -202,7 +202,11 @@ def verify_proof(
             continue
         proof_type = proof.get("type")
         suite = proof.get("cryptosuite")
-        if proof_type == DATA_INTEGRITY_PROOF and suite in _VERIFIED_SUITES:
+        if (
+            proof_type == DATA_INTEGRITY_PROOF
+            and isinstance(suite, str)
+            and suite in _VERIFIED_SUITES
+        ):
             suite_name = str(suite)
         elif proof_type == ED25519_SIGNATURE_2020:
             suite_name = ED25519_SIGNATURE_2020
@@ -387,7 +391,11 @@ def _signed_data(
     previous = proof.get("previousProof")
     if previous is not None:
         wanted = _as_list(previous)
-        by_id = {p.get("id"): p for p in all_proofs if isinstance(p, dict) and "id" in p}
+        if not wanted or not all(isinstance(ref, str) for ref in wanted):
+            raise _ProofFailure("The proof's previousProof must name proof ids.")
+        by_id = {
+            p["id"]: p for p in all_proofs if isinstance(p, dict) and isinstance(p.get("id"), str)
+        }
         missing = [ref for ref in wanted if ref not in by_id]
         if missing:
             raise _ProofFailure(
