@@ -1,0 +1,149 @@
+"""The Flask application factory: ``create_app()`` is what ``badgebridge serve`` runs."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, Response, render_template
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from core.config import Settings
+from core.errors import BadgeBridgeError, NotFound
+from core.limits import MAX_CREDENTIAL_BYTES, MAX_IMAGE_BYTES
+from core.service import BadgeService
+from lti_tool.csrf import CsrfTokenInvalid, csrf_token
+from lti_tool.negotiation import problem_response, wants_machine_readable
+from lti_tool.web import SERVICE_EXTENSION, pages
+
+#: Room for the form's other fields and the multipart framing around a maximal image upload.
+FORM_OVERHEAD_BYTES = 64 * 1024
+SECRET_KEY_FILE_NAME = "session-secret"  # noqa: S105 (a file name, not a secret)
+SECRET_KEY_ENV = "BADGEBRIDGE_SECRET_KEY"  # noqa: S105 (a variable name, not a secret)
+
+# No script runs on these pages; styles and images come from this site only.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'self'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def create_app(settings: Settings | None = None, service: BadgeService | None = None) -> Flask:
+    """The web app over ``service`` (by default a service on ``settings``, themselves read from
+    the environment, fetching through the guarded HTTP client). Migrates the database."""
+    if service is None:
+        from core.guarded_http import GuardedHttpClient
+
+        settings = settings or Settings.from_env()
+        service = BadgeService(settings, fetcher=GuardedHttpClient(settings))
+    settings = service.settings
+    service.upgrade()
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(settings.data_dir),
+        # Werkzeug answers 413 for larger requests before reading them.
+        MAX_CONTENT_LENGTH=MAX_IMAGE_BYTES + FORM_OVERHEAD_BYTES,
+        # A pasted credential may be as large as core accepts (Werkzeug's default is 500 kB).
+        MAX_FORM_MEMORY_SIZE=MAX_CREDENTIAL_BYTES + FORM_OVERHEAD_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+    )
+    app.extensions[SERVICE_EXTENSION] = service
+    app.register_blueprint(pages)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.after_request(_add_security_headers)
+    app.register_error_handler(BadgeBridgeError, _badge_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Signs the session cookie (which holds only the CSRF token).
+
+    ``BADGEBRIDGE_SECRET_KEY`` when set; else a key kept in the data folder, so forms survive a
+    restart and every worker agrees; else (read-only folder) one for this process only."""
+    configured = os.environ.get(SECRET_KEY_ENV, "").strip()
+    if configured:
+        return configured
+    path = data_dir / SECRET_KEY_FILE_NAME
+    try:
+        if path.exists():
+            stored = path.read_text().strip()
+            if stored:
+                return stored
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w") as handle:
+            handle.write(key + "\n")
+        return key
+    except OSError:
+        return secrets.token_urlsafe(32)
+
+
+def _add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _error_page(status: int, title: str, message: str) -> Response | tuple[str, int]:
+    if wants_machine_readable():
+        return problem_response(status, message)
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _badge_error(error: BadgeBridgeError) -> Response | tuple[str, int]:
+    if isinstance(error, NotFound):
+        return _error_page(404, "Not found", error.message)
+    return _error_page(400, "This could not be done", error.message)
+
+
+_HTTP_MESSAGES = {
+    404: ("Page not found", "There is no page at this address."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    413: (
+        "File too large",
+        f"The upload is larger than this site accepts ({MAX_IMAGE_BYTES // 1_000_000} MB). "
+        "Choose a smaller file.",
+    ),
+}
+
+
+def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    status = error.code or 500
+    title, message = _HTTP_MESSAGES.get(status, (error.name, error.description or error.name))
+    if isinstance(error, RequestEntityTooLarge):
+        title, message = _HTTP_MESSAGES[413]
+    elif isinstance(error, CsrfTokenInvalid):
+        title, message = "Please send the form again", error.description or ""
+    elif status not in _HTTP_MESSAGES and error.description:
+        message = error.description
+    return _error_page(status, title, message)
+
+
+def _unexpected_error(error: Exception) -> Response | tuple[str, int]:
+    # The details go to the log, never to the visitor.
+    from flask import current_app
+
+    current_app.logger.exception("Unexpected error", exc_info=error)
+    return _error_page(
+        500, "Something went wrong", "Something went wrong on our side. Please try again later."
+    )
