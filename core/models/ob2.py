@@ -375,7 +375,9 @@ class BadgeClass(Ob2Node):
     ]
     name: str
     description: str
-    image: ImageRef
+    # The spec's table marks image as required, but the 1EdTech validator's own valid samples
+    # (badge-class-with-language.json, rdf-validation/valid-badge-class.json) omit it.
+    image: ImageRef | None = None
     criteria: CriteriaRef
     issuer: ProfileRef
     alignment: Annotated[list[AlignmentObject], BeforeValidator(as_list)] = []
