@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -207,7 +207,7 @@ def verify_proof(
             and isinstance(suite, str)
             and suite in _VERIFIED_SUITES
         ):
-            suite_name = str(suite)
+            suite_name = suite
         elif proof_type == ED25519_SIGNATURE_2020:
             suite_name = ED25519_SIGNATURE_2020
         else:
@@ -231,7 +231,7 @@ def verify_proof(
 
     if not failures:
         return ProofVerification(False, "No supported proof to verify: " + "; ".join(skipped) + ".")
-    first, label = failures[0]
+    first = failures[0][0]
     if len(proofs) == 1:
         return first
     parts = [f"{lbl}: {failure.message}" for failure, lbl in failures]
@@ -243,16 +243,7 @@ def verify_proof(
 
 
 def _with_message(result: ProofVerification, message: str) -> ProofVerification:
-    return ProofVerification(
-        ok=result.ok,
-        message=message,
-        cryptosuite=result.cryptosuite,
-        verification_method=result.verification_method,
-        controller=result.controller,
-        proof_purpose=result.proof_purpose,
-        created=result.created,
-        proof_type=result.proof_type,
-    )
+    return replace(result, message=message)
 
 
 def _verify_one(
