@@ -32,8 +32,8 @@ from importlib import resources
 from typing import Any
 
 # jsonschema ships no type information and types-jsonschema is not a dependency.
-from jsonschema import Draft201909Validator, FormatChecker  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+from jsonschema import Draft201909Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT201909
 

@@ -260,8 +260,10 @@ def _check_contexts(
     if not any(isinstance(c, str) and c.startswith(OB3_CONTEXT_PREFIX) for c in contexts):
         report.failed("contexts", title, "The Open Badges 3.0 context is missing from @context.")
         return
+    # Proofs are checked by their own suite (an unknown proof type is skipped, not refused).
+    unsigned = {k: v for k, v in document.items() if k != "proof"}
     try:
-        check_terms(document, extra_contexts=options.extra_contexts)
+        check_terms(unsigned, extra_contexts=options.extra_contexts)
     except BadgeBridgeError as exc:
         report.failed("contexts", title, exc.message)
         return
@@ -295,6 +297,15 @@ def _check_issuer_key(
         return
     if controller is None:
         report.skipped("issuer-key", title, "Not checked: the signature did not verify.")
+        return
+    if controller != issuer_id and not issuer_id.startswith(("https://", "http://", "did:")):
+        # A urn:uuid (or similar) issuer id cannot be resolved, so no key can be tied to it.
+        report.warned(
+            "issuer-key",
+            title,
+            f"The issuer id {issuer_id} cannot be looked up, so the signing key ({controller}) "
+            "cannot be tied to the issuer. Trust it only if you know this key.",
+        )
         return
     if controller != issuer_id:
         report.failed(
