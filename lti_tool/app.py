@@ -121,8 +121,9 @@ _HTTP_MESSAGES = {
     405: ("Not allowed", "This address does not accept that kind of request."),
     413: (
         "File too large",
-        f"The upload is larger than this site accepts ({MAX_IMAGE_BYTES // 1_000_000} MB). "
-        "Choose a smaller file.",
+        f"What you sent is larger than this site accepts: files up to "
+        f"{MAX_IMAGE_BYTES // 1_000_000} MB, pasted text up to "
+        f"{MAX_CREDENTIAL_BYTES // 1_000_000} MB. Choose a smaller file.",
     ),
 }
 

@@ -413,3 +413,23 @@ def test_unknown_page_is_a_readable_404(client: FlaskClient) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "<h1>Page not found</h1>" in response.get_data(as_text=True)
+
+
+def test_app_from_settings_alone_serves_an_empty_site(tmp_path: Path) -> None:
+    app = create_app(_settings(tmp_path))
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "No issuers yet." in page
+
+
+def test_forms_survive_a_restart(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    before = create_app(settings).test_client()
+    token = _csrf_token(before)
+    cookie = before.get_cookie("session")
+    assert cookie is not None
+
+    after = create_app(settings).test_client()
+    after.set_cookie("session", cookie.value)
+    response = after.post("/verify", data={"csrf_token": token, "badge": "{}"})
+    assert response.status_code == 200
+    assert _verdict(response.get_data(as_text=True)) == "Not valid"
