@@ -7,6 +7,7 @@ badges, keys and status lives in :mod:`core`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
@@ -66,13 +67,14 @@ def home() -> str:
 # -- verify -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _VerifyRequest:
-    """What was posted to /verify: the badge (text or file bytes) and the optional recipient."""
+    """What was posted to /verify: the badge (text or file bytes), the optional recipient, and
+    the pasted text to show again in the form."""
 
-    def __init__(self, data: bytes | str, recipient: str | None, pasted: str) -> None:
-        self.data = data
-        self.recipient = recipient
-        self.pasted = pasted
+    data: bytes | str
+    recipient: str | None
+    pasted: str
 
 
 def _optional(value: str | None) -> str | None:
@@ -85,10 +87,11 @@ def _read_verify_form() -> _VerifyRequest:
     pasted = request.form.get("badge", "")
     recipient = _optional(request.form.get("recipient"))
     upload = request.files.get("file")
-    has_file = upload is not None and bool(upload.filename)
-    if has_file and pasted.strip():
+    if upload is not None and not upload.filename:
+        upload = None  # the browser sends an empty file part when no file was chosen
+    if upload is not None and pasted.strip():
         raise InvalidInput("Choose one: paste a badge or upload a file, not both.")
-    if upload is not None and has_file:
+    if upload is not None:
         # MAX_CONTENT_LENGTH already bounds the request; read one byte more to report a file
         # that alone is too large with the same words core uses.
         data = upload.stream.read(MAX_IMAGE_BYTES + 1)
