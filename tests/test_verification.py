@@ -57,14 +57,14 @@ HOSTILE: dict[str, bytes | str] = {
     "empty": "   ",
     "png bomb": png_with_text_chunk(b"openbadgecredential", b"\x00" * 60_000_000, compressed=True),
     "svg with entities": (
-        '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
-        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-        '<svg xmlns="http://www.w3.org/2000/svg">&b;</svg>'
-    ).encode(),
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg">&b;</svg>'
+    ),
     "svg with external reference": (
-        '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-        '<svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>'
-    ).encode(),
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>'
+    ),
     "gzip instead of json": gzip.compress(b'{"a": 1}'),
 }
 

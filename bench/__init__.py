@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): throughput figures printed for people, never asserted in tests."""
