@@ -6,6 +6,7 @@ own issuers from the database (no HTTP to ourselves), and the guarded fetcher fo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -38,7 +39,13 @@ from core.keys import (
 from core.recipient import hash_identity, new_salt
 from core.report import VerificationReport
 from core.schema_validation import validate_ob3_schema
-from core.status_list import MIN_BITSTRING_BITS, Bitstring, status_entry, status_list_credential
+from core.status_list import (
+    MIN_BITSTRING_BITS,
+    Bitstring,
+    StatusListCache,
+    status_entry,
+    status_list_credential,
+)
 from core.storage import (
     CredentialRecord,
     IssuerKeyRecord,
@@ -154,6 +161,8 @@ class BadgeService:
         self._kek: KeyEncryptionKey | None = None
         self._signing_keys: dict[tuple[int, str], IssuerSigningKey] = {}
         self._lock = threading.Lock()
+        # Other issuers' status lists, kept a few minutes (the spec's ttl default is 5 min).
+        self._remote_status_lists = StatusListCache(ttl_seconds=300, max_entries=256)
         # Signed status list credentials by list id, re-signed only when the list changes.
         self._status_cache: dict[int, tuple[int, dict[str, Any]]] = {}
         self.resolver = ControllerDocumentResolver(
@@ -702,11 +711,17 @@ class BadgeService:
                 raise BadgeBridgeError(
                     f"Cannot fetch the status list {url}: network access is off."
                 )
-            fetched = self.fetcher.fetch(url, accept="application/vc+ld+json, application/json")
-            text = fetched.body.decode("utf-8", errors="replace").strip()
-            if text.startswith("{"):
-                return StatusListDocument(parse_json_object(text), False)
-            return StatusListDocument(text, False)
+            cached = self._remote_status_lists.get(url)
+            if cached is None:
+                fetched = self.fetcher.fetch(
+                    url, accept="application/vc+ld+json, application/vc+jwt, application/json"
+                )
+                text = fetched.body.decode("utf-8", errors="replace").strip()
+                content = parse_json_object(text) if text.startswith("{") else text
+                cached = {"content": content}
+                self._remote_status_lists.put(url, cached)
+            # Cached or not, a remote list's proof is verified again on every use.
+            return StatusListDocument(cached["content"], False)
 
         return source
 
@@ -717,7 +732,14 @@ class BadgeService:
         recipient: str | None = None,
         now: datetime | None = None,
     ) -> VerificationReport:
-        """Verify any badge (JSON, JWT, baked image, URL) and return the full report."""
+        """Verify any badge (JSON, JWT, baked image, URL) and return the full report.
+
+        A URL of a credential issued here is read from the database, not fetched over HTTP.
+        """
+        if isinstance(data, str) and data.strip().startswith(self.credential_url("")):
+            # Unknown here: verified as a URL, and the report says it could not be loaded.
+            with contextlib.suppress(NotFound):
+                data = self.get_credential(data.strip()).text
         options = VerificationOptions(
             resolver=self.resolver,
             fetcher=self.fetcher,

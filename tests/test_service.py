@@ -210,3 +210,11 @@ def test_schema_matches_the_migrations(service: BadgeService) -> None:
     with service.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_own_credential_url_is_verified_from_the_database(service: BadgeService, issuer: str) -> None:
+    issued = service.issue(issuer, ACHIEVEMENT, EMAIL)
+    report = service.verify(issued.credential_id)
+    assert report.valid and report.credential["id"] == issued.credential_id
+    missing = service.verify(service.credential_url("00000000-0000-0000-0000-000000000000"))
+    assert not missing.valid and missing.failures[0].id == "input"
