@@ -212,7 +212,9 @@ def test_schema_matches_the_migrations(service: BadgeService) -> None:
     assert diff == []
 
 
-def test_own_credential_url_is_verified_from_the_database(service: BadgeService, issuer: str) -> None:
+def test_own_credential_url_is_verified_from_the_database(
+    service: BadgeService, issuer: str
+) -> None:
     issued = service.issue(issuer, ACHIEVEMENT, EMAIL)
     report = service.verify(issued.credential_id)
     assert report.valid and report.credential["id"] == issued.credential_id

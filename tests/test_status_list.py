@@ -128,7 +128,10 @@ def test_gzip_bomb_is_refused() -> None:
         ("", "no encodedList"),
         ("u!!!not-base64", "not base64url"),
         ("u" + base64.urlsafe_b64encode(b"plain bytes").decode(), "not GZIP"),
-        ("u" + base64.urlsafe_b64encode(gzip.compress(bytes(20_000), mtime=0)[:-12]).decode(), "truncated"),
+        (
+            "u" + base64.urlsafe_b64encode(gzip.compress(bytes(20_000), mtime=0)[:-12]).decode(),
+            "truncated",
+        ),
     ],
 )
 def test_malformed_encoded_lists_are_refused(encoded: str, reason: str) -> None:
