@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export BADGEBRIDGE_DATA_DIR ?= $(CURDIR)/var
+export BADGEBRIDGE_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: install run test lint typecheck pytest bench clean
 
