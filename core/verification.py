@@ -16,6 +16,7 @@ from core.credential_input import CredentialInput, read_credential_input
 from core.errors import BadgeBridgeError, InvalidInput
 from core.fetching import Fetcher
 from core.key_resolution import KeyResolver
+from core.proofs.data_integrity import ProofVerification
 from core.report import CheckStatus, VerificationReport
 
 VC_V1 = "https://www.w3.org/2018/credentials/v1"
@@ -23,6 +24,8 @@ VC_V2 = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT_PREFIX = "https://purl.imsglobal.org/spec/ob/v3p0/context"
 OB2_CONTEXTS = {"https://w3id.org/openbadges/v2", "https://openbadgespec.org/v2/context.json"}
 OB3_TYPES = {"OpenBadgeCredential", "AchievementCredential", "EndorsementCredential"}
+#: Proofs whose verification canonicalizes the document with RDFC-1.0 (so checks its terms).
+RDFC_FAMILY = {"eddsa-rdfc-2022", "eddsa-2022", "Ed25519Signature2020"}
 
 
 @dataclass(frozen=True)
@@ -201,9 +204,13 @@ def verify_ob3_document(
     """Run the OB 3.0 checks on a parsed credential (the JWT signature, if any, already checked)."""
     report.credential = document
     _check_schema(document, report)
-    _check_contexts(document, options, report)
+    # The proof is verified first but reported after the contexts: a verified RDFC-family
+    # proof has canonicalized the whole document, which already refuses undefined terms.
+    proof = _verify_embedded_proof(document, options) if embedded_proof else None
+    terms_checked = proof is not None and proof.ok and proof.cryptosuite in RDFC_FAMILY
+    _check_contexts(document, options, report, terms_checked=terms_checked)
     if embedded_proof:
-        controller = _check_embedded_proof(document, options, report)
+        controller = _report_embedded_proof(proof, report)
         _check_issuer_key(document, controller, report)
     elif jwt_controller is None:
         report.warned(
@@ -244,7 +251,11 @@ def _check_schema(document: dict[str, Any], report: VerificationReport) -> None:
 
 
 def _check_contexts(
-    document: dict[str, Any], options: VerificationOptions, report: VerificationReport
+    document: dict[str, Any],
+    options: VerificationOptions,
+    report: VerificationReport,
+    *,
+    terms_checked: bool = False,
 ) -> None:
     from core.jsonld import check_terms
 
@@ -260,26 +271,35 @@ def _check_contexts(
     if not any(isinstance(c, str) and c.startswith(OB3_CONTEXT_PREFIX) for c in contexts):
         report.failed("contexts", title, "The Open Badges 3.0 context is missing from @context.")
         return
-    # Proofs are checked by their own suite (an unknown proof type is skipped, not refused).
-    unsigned = {k: v for k, v in document.items() if k != "proof"}
-    try:
-        check_terms(unsigned, extra_contexts=options.extra_contexts)
-    except BadgeBridgeError as exc:
-        report.failed("contexts", title, exc.message)
-        return
+    if not terms_checked:
+        # Proofs are checked by their own suite (an unknown proof type is skipped, not refused).
+        unsigned = {k: v for k, v in document.items() if k != "proof"}
+        try:
+            check_terms(unsigned, extra_contexts=options.extra_contexts)
+        except BadgeBridgeError as exc:
+            report.failed("contexts", title, exc.message)
+            return
     report.passed("contexts", title, "Known contexts; every term is defined.")
 
 
-def _check_embedded_proof(
-    document: dict[str, Any], options: VerificationOptions, report: VerificationReport
-) -> str | None:
+def _verify_embedded_proof(
+    document: dict[str, Any], options: VerificationOptions
+) -> ProofVerification | None:
+    """The proof's verification, or None when the credential carries no proof."""
     from core.proofs.data_integrity import verify_proof
 
-    title = "Signature (Data Integrity proof)"
     if "proof" not in document:
+        return None
+    return verify_proof(document, options.resolver, extra_contexts=options.extra_contexts)
+
+
+def _report_embedded_proof(
+    result: ProofVerification | None, report: VerificationReport
+) -> str | None:
+    title = "Signature (Data Integrity proof)"
+    if result is None:
         report.failed("proof", title, "The credential has no proof: it is not signed.")
         return None
-    result = verify_proof(document, options.resolver, extra_contexts=options.extra_contexts)
     if result.ok:
         report.passed("proof", title, result.message)
         return result.controller
