@@ -396,6 +396,71 @@ def canonicalize(document: Any, *, extra_contexts: ContextMap | None = None) -> 
     (:class:`UndefinedTerms`), context URLs that are not bundled (:class:`UnknownContext`),
     ids that are not absolute IRIs and invalid JSON-LD (:class:`InvalidInput`).
     """
+    return _rdfc10(_strict_quads(document, extra_contexts))
+
+
+def check_terms(document: Any, *, extra_contexts: ContextMap | None = None) -> None:
+    """Raise unless every term of ``document`` is defined by known contexts and every id is an
+    absolute IRI: the refusals :func:`canonicalize` makes, read off the expanded document
+    without building RDF (JCS proofs and the verifier's contexts check need no RDF)."""
+    _check_document(document)
+    store = _store_for(extra_contexts)
+    with store.lock:
+        try:
+            processor, expanded, _options = _expand_with(store, document)
+            undefined: list[str] = list(processor.dropped)
+            try:
+                _check_expanded(expanded, undefined)
+            except InvalidInput:
+                if undefined:  # the likelier root cause, and the clearer message
+                    raise UndefinedTerms(undefined) from None
+                raise
+            if undefined:
+                raise UndefinedTerms(undefined)
+        except BadgeBridgeError:
+            raise
+        except Exception as exc:
+            raise _translate_error(exc) from exc
+
+
+def _check_expanded(node: Any, undefined: list[str]) -> None:
+    """Walk expanded JSON-LD: relative property, type and datatype IRIs are undefined terms;
+    a node id that is neither absolute nor a blank node would be dropped (InvalidInput)."""
+    if isinstance(node, list):
+        for item in node:
+            _check_expanded(item, undefined)
+        return
+    if not isinstance(node, dict):
+        return
+    if "@value" in node:
+        datatype = node.get("@type")
+        if isinstance(datatype, str) and datatype != "@json" and not _ABSOLUTE_IRI.match(datatype):
+            undefined.append(datatype)
+        return
+    node_id = node.get("@id")
+    if isinstance(node_id, str):
+        _node_term(node_id, "an id")
+    for type_iri in node.get("@type", []):
+        if isinstance(type_iri, str) and not _is_node_iri(type_iri):
+            undefined.append(type_iri)
+    for key, value in node.items():
+        if key in ("@list", "@set", "@graph", "@included", "@reverse"):
+            # a @reverse map is keyed by property IRIs, like a node
+            _check_expanded(value, undefined)
+        elif key.startswith("@"):
+            continue
+        elif key.startswith("_:") or not _ABSOLUTE_IRI.match(key):
+            undefined.append(key)
+        else:
+            _check_expanded(value, undefined)
+
+
+def _is_node_iri(value: str) -> bool:
+    return value.startswith("_:") or bool(_ABSOLUTE_IRI.match(value))
+
+
+def _strict_quads(document: Any, extra_contexts: ContextMap | None) -> list[Quad]:
+    """The document's RDF quads, refusing whatever JSON-LD processing would drop."""
     _check_document(document)
     store = _store_for(extra_contexts)
     with store.lock:
@@ -414,13 +479,7 @@ def canonicalize(document: Any, *, extra_contexts: ContextMap | None = None) -> 
             raise
         except Exception as exc:
             raise _translate_error(exc) from exc
-    return _rdfc10(quads)
-
-
-def check_terms(document: Any, *, extra_contexts: ContextMap | None = None) -> None:
-    """Raise unless every term of ``document`` is defined by known contexts and every id is an
-    absolute IRI (the same checks :func:`canonicalize` makes before signing or verifying)."""
-    canonicalize(document, extra_contexts=extra_contexts)
+    return quads
 
 
 # --------------------------------------------------------------------------------------------
