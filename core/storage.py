@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -82,6 +84,8 @@ class IssuerRecord(Base):
     description: Mapped[str | None] = mapped_column(Text)
     image: Mapped[str | None] = mapped_column(String(2000))
     proof_format: Mapped[str] = mapped_column(String(10), default="rdfc")
+    #: Cities of Learning Quality Label: held since this date (None: not held)
+    quality_label_since: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -139,6 +143,300 @@ class CredentialRecord(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: set when the credential was awarded to a known learner for a catalogue achievement
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id"), index=True)
+    achievement_id: Mapped[int | None] = mapped_column(ForeignKey("achievements.id"), index=True)
+    #: the learner's share setting for this badge: "public" or "private"
+    visibility: Mapped[str] = mapped_column(String(10), default="public", server_default="public")
+
+
+class AchievementRecord(Base):
+    """A badge class: what a credential says was achieved, aligned to skills frameworks."""
+
+    __tablename__ = "achievements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    criteria_narrative: Mapped[str | None] = mapped_column(Text)
+    criteria_url: Mapped[str | None] = mapped_column(String(2000))
+    image: Mapped[str | None] = mapped_column(String(2000))
+    achievement_type: Mapped[str] = mapped_column(String(60), default="Badge")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: framework skill ids (e.g. "digcomp-2.2:1.1", "slo-21:kritisch-denken")
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: ESCO skill URIs
+    esco_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: EU micro-credential elements (workload, ECTS, EQF/NLQF level, assessment, ...)
+    microcredential: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: an achievement may be earned more than once (e.g. yearly); else one active credential
+    allows_repeats: Mapped[bool] = mapped_column(default=False)
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ActivityRecord(Base):
+    """A non-formal learning opportunity in a city (or online) that awards an achievement."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"), index=True)
+    achievement_id: Mapped[int | None] = mapped_column(ForeignKey("achievements.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str | None] = mapped_column(String(100), index=True)
+    location_name: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    online: Mapped[bool] = mapped_column(default=False)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: organiser_confirms | evidence_organiser | evidence_peer | attendance_code | lms_completion
+    completion_mode: Mapped[str] = mapped_column(String(30), default="organiser_confirms")
+    #: hash of the attendance code (never stored in clear)
+    attendance_code_hash: Mapped[str | None] = mapped_column(String(200))
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlaylistRecord(Base):
+    """A learning pathway: ordered steps; its badge is awarded when the rule is met."""
+
+    __tablename__ = "playlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"), index=True)
+    achievement_id: Mapped[int] = mapped_column(ForeignKey("achievements.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: "all" or "n_of_m" (then required_count steps)
+    rule: Mapped[str] = mapped_column(String(10), default="all")
+    required_count: Mapped[int | None] = mapped_column(Integer)
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlaylistStepRecord(Base):
+    """One step: an activity, a catalogue achievement, or an external achievement id (another
+    issuer's badge, an LMS course module) recognised when a learner holds it."""
+
+    __tablename__ = "playlist_steps"
+    __table_args__ = (UniqueConstraint("playlist_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    achievement_id: Mapped[int | None] = mapped_column(ForeignKey("achievements.id"), index=True)
+    external_achievement_id: Mapped[str | None] = mapped_column(String(2000), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+
+
+class LearnerRecord(Base):
+    """A person who earns badges, durable across schools and platforms."""
+
+    __tablename__ = "learners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    #: after a merge, the learner this one was merged into
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LearnerIdentifierRecord(Base):
+    """One identifier of a learner: a verified email, a per-platform LMS user id, a DID."""
+
+    __tablename__ = "learner_identifiers"
+    __table_args__ = (UniqueConstraint("kind", "platform", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    #: "email" | "lms" | "did"
+    kind: Mapped[str] = mapped_column(String(10))
+    #: "" for email/did; the LMS platform (LTI issuer + client id) for lms
+    platform: Mapped[str] = mapped_column(String(500), default="")
+    value: Mapped[str] = mapped_column(String(500))
+    verified: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserRecord(Base):
+    """An organiser, reviewer or administrator who logs in to the web pages."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    #: "admin" | "organiser" | "reviewer"
+    role: Mapped[str] = mapped_column(String(20), default="organiser")
+    #: organisers and reviewers act for one issuer; admins for all
+    issuer_id: Mapped[int | None] = mapped_column(ForeignKey("issuers.id"))
+    #: the learner record of a person who also earns badges (learner pages)
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id"))
+    oidc_subject: Mapped[str | None] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EvidenceRecord(Base):
+    """Evidence a learner handed in for an activity, and its review."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    #: "text" | "link" | "file"
+    kind: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    file_type: Mapped[str | None] = mapped_column(String(100))
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: "pending" | "approved" | "rejected"
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewer: Mapped[str | None] = mapped_column(String(320))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AwardRecord(Base):
+    """One award: which event earned which learner which achievement, and its credential.
+
+    ``(source_kind, source_event_id)`` is unique, so the same event never awards twice;
+    ``active_key`` is ``"<learner>:<achievement>"`` while a non-repeatable award is active and
+    NULL otherwise, so a unique constraint keeps one active credential per achievement.
+    """
+
+    __tablename__ = "awards"
+    __table_args__ = (UniqueConstraint("source_kind", "source_event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    achievement_id: Mapped[int] = mapped_column(ForeignKey("achievements.id"), index=True)
+    #: evidence | organiser | teacher | lms | csv | playlist | attendance
+    source_kind: Mapped[str] = mapped_column(String(20))
+    source_event_id: Mapped[str] = mapped_column(String(300))
+    active_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+    approved_by: Mapped[str | None] = mapped_column(String(320))
+    credential_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EndorsementRecord(Base):
+    """An EndorsementCredential by one issuer about an achievement or another issuer."""
+
+    __tablename__ = "endorsements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endorser_issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"), index=True)
+    #: "achievement" | "issuer"
+    target_kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    document: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxRecord(Base):
+    """A follow-up of a committed change (LMS grade, notification, playlist check, status list
+    publication), delivered by a worker with retries: written in the same transaction as the
+    change, so nothing is lost; ``dedupe_key`` is unique, so nothing is queued twice."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    #: "pending" | "done" | "failed"
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HeldCredentialRecord(Base):
+    """A credential a user keeps here through the Open Badges API (issued anywhere)."""
+
+    __tablename__ = "held_credentials"
+    __table_args__ = (UniqueConstraint("user_id", "credential_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: the credential's id, or a hash of its text when it has none (upsert key)
+    credential_key: Mapped[str] = mapped_column(String(300))
+    #: "json" (OpenBadgeCredential with an embedded proof) or "jwt" (compact VC-JWT)
+    format: Mapped[str] = mapped_column(String(10))
+    document: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OAuthClientRecord(Base):
+    """An Open Badges API client registered through OAuth 2.0 dynamic client registration."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), unique=True)
+    client_secret: Mapped[str | None] = mapped_column(String(200))
+    client_id_issued_at: Mapped[int] = mapped_column(Integer, default=0)
+    client_secret_expires_at: Mapped[int] = mapped_column(Integer, default=0)
+    client_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OAuthCodeRecord(Base):
+    """An authorization code (PKCE) waiting to be exchanged."""
+
+    __tablename__ = "oauth_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(120), unique=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text, default="")
+    response_type: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str | None] = mapped_column(Text)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    code_challenge: Mapped[str | None] = mapped_column(Text)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+
+
+class OAuthTokenRecord(Base):
+    """An access (and refresh) token issued to a client for a user."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_type: Mapped[str] = mapped_column(String(40), default="Bearer")
+    access_token: Mapped[str] = mapped_column(String(255), unique=True)
+    refresh_token: Mapped[str | None] = mapped_column(String(255), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    issued_at: Mapped[int] = mapped_column(Integer)
+    access_token_revoked_at: Mapped[int] = mapped_column(Integer, default=0)
+    refresh_token_revoked_at: Mapped[int] = mapped_column(Integer, default=0)
+    expires_in: Mapped[int] = mapped_column(Integer, default=0)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
