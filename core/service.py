@@ -495,75 +495,113 @@ class BadgeService:
             raise InvalidInput("The recipient must be an email address.")
         if status_purpose not in STATUS_PURPOSES:
             raise InvalidInput("The status purpose is revocation or suspension.")
-        salt = new_salt()
         with self.transaction() as session:
             issuer = self._issuer(session, slug)
-            fmt = proof_format or issuer.proof_format
-            if fmt not in PROOF_FORMATS:
-                raise InvalidInput(f"Unknown proof format {fmt!r}: use rdfc, jcs or jwt.")
-            # Data Integrity eddsa proofs need Ed25519; JWTs prefer RSA (widest verifier support).
-            algorithms = JWT_KEY_PREFERENCE if fmt == "jwt" else ("Ed25519",)
-            signing = self._active_signing_key(session, issuer, algorithms)
-            status_list, index = self._allocate_status(session, issuer, status_purpose)
-            now = utcnow()
-            credential_id = self.credential_url(str(uuid.uuid4()))
-            issuer_obj: dict[str, Any] = {
-                "id": self.issuer_profile_id(issuer.slug),
-                "type": ["Profile"],
-                "name": issuer.name,
-            }
-            if issuer.url:
-                issuer_obj["url"] = issuer.url
-            if issuer.email:
-                issuer_obj["email"] = issuer.email
-            credential: dict[str, Any] = {
-                "@context": list(OB3_CONTEXTS),
-                "id": credential_id,
-                "type": ["VerifiableCredential", "OpenBadgeCredential"],
-                "name": name or achievement["name"],
-                "issuer": issuer_obj,
-                "validFrom": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-            if valid_until is not None:
-                credential["validUntil"] = valid_until.strftime("%Y-%m-%dT%H:%M:%SZ")
-            credential["credentialSubject"] = {
-                "type": ["AchievementSubject"],
-                "identifier": [
-                    {
-                        "type": "IdentityObject",
-                        "identityHash": hash_identity(recipient_email, salt),
-                        "identityType": "emailAddress",
-                        "hashed": True,
-                        "salt": salt,
-                    }
-                ],
-                "achievement": achievement,
-            }
-            credential["credentialStatus"] = status_entry(
-                self.status_list_url(status_list.id), index, status_purpose
+            record = self.issue_in_session(
+                session,
+                issuer,
+                achievement,
+                recipient_email=recipient_email,
+                proof_format=proof_format,
+                valid_until=valid_until,
+                name=name,
+                status_purpose=status_purpose,
             )
-            problems = validate_ob3_schema(credential)
-            if problems:
-                raise InvalidInput(
-                    "The credential would not be a valid Open Badge: "
-                    + "; ".join(str(p) for p in problems[:5])
-                )
-            text = self._sign(credential, signing, fmt)
-            session.add(
-                CredentialRecord(
-                    credential_id=credential_id,
-                    issuer_id=issuer.id,
-                    recipient=recipient_email.strip().lower(),
-                    achievement_name=str(achievement["name"])[:300],
-                    proof_format=fmt,
-                    document=text,
-                    status_purpose=status_purpose,
-                    status_list_id=status_list.id,
-                    status_index=index,
-                    issued_at=now,
-                )
+            return IssuedCredential(record.credential_id, record.proof_format, record.document)
+
+    def issue_in_session(
+        self,
+        session: Session,
+        issuer: IssuerRecord,
+        achievement: dict[str, Any],
+        *,
+        recipient_email: str,
+        proof_format: str | None = None,
+        valid_until: datetime | None = None,
+        name: str | None = None,
+        status_purpose: str = "revocation",
+        learner_id: int | None = None,
+        achievement_id: int | None = None,
+        evidence: list[dict[str, Any]] | None = None,
+    ) -> CredentialRecord:
+        """Sign and store a credential inside the caller's transaction (awarding uses this, so
+        the award, the credential and its follow-ups commit together or not at all)."""
+        achievement = copy.deepcopy(achievement)
+        salt = new_salt()
+        fmt = proof_format or issuer.proof_format
+        if fmt not in PROOF_FORMATS:
+            raise InvalidInput(f"Unknown proof format {fmt!r}: use rdfc, jcs or jwt.")
+        # Data Integrity eddsa proofs need Ed25519; JWTs prefer RSA (widest verifier support).
+        algorithms = JWT_KEY_PREFERENCE if fmt == "jwt" else ("Ed25519",)
+        signing = self._active_signing_key(session, issuer, algorithms)
+        status_list, index = self._allocate_status(session, issuer, status_purpose)
+        now = utcnow()
+        credential_id = self.credential_url(str(uuid.uuid4()))
+        issuer_obj: dict[str, Any] = {
+            "id": self.issuer_profile_id(issuer.slug),
+            "type": ["Profile"],
+            "name": issuer.name,
+        }
+        if issuer.url:
+            issuer_obj["url"] = issuer.url
+        if issuer.email:
+            issuer_obj["email"] = issuer.email
+        credential: dict[str, Any] = {
+            "@context": list(OB3_CONTEXTS),
+            "id": credential_id,
+            "type": ["VerifiableCredential", "OpenBadgeCredential"],
+            "name": name or achievement["name"],
+            "issuer": issuer_obj,
+            "validFrom": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if valid_until is not None:
+            credential["validUntil"] = valid_until.strftime("%Y-%m-%dT%H:%M:%SZ")
+        credential["credentialSubject"] = {
+            "type": ["AchievementSubject"],
+            "identifier": [
+                {
+                    "type": "IdentityObject",
+                    "identityHash": hash_identity(recipient_email, salt),
+                    "identityType": "emailAddress",
+                    "hashed": True,
+                    "salt": salt,
+                }
+            ],
+            "achievement": achievement,
+        }
+        if evidence:
+            credential["evidence"] = evidence
+        credential["credentialStatus"] = status_entry(
+            self.status_list_url(status_list.id), index, status_purpose
+        )
+        # Extension contexts the achievement needs (e.g. EU micro-credential terms).
+        for context in achievement.pop("@context", []) if isinstance(achievement, dict) else []:
+            if context not in credential["@context"]:
+                credential["@context"].append(context)
+        problems = validate_ob3_schema(credential)
+        if problems:
+            raise InvalidInput(
+                "The credential would not be a valid Open Badge: "
+                + "; ".join(str(p) for p in problems[:5])
             )
-            return IssuedCredential(credential_id, fmt, text)
+        text = self._sign(credential, signing, fmt)
+        record = CredentialRecord(
+            credential_id=credential_id,
+            issuer_id=issuer.id,
+            recipient=recipient_email.strip().lower(),
+            achievement_name=str(achievement["name"])[:300],
+            proof_format=fmt,
+            document=text,
+            status_purpose=status_purpose,
+            status_list_id=status_list.id,
+            status_index=index,
+            issued_at=now,
+            learner_id=learner_id,
+            achievement_id=achievement_id,
+        )
+        session.add(record)
+        session.flush()
+        return record
 
     @staticmethod
     def _sign(credential: dict[str, Any], signing: IssuerSigningKey, fmt: str) -> str:
