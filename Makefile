@@ -7,7 +7,9 @@ PORT   ?= 5000
 export BADGEBRIDGE_DATA_DIR ?= $(CURDIR)/var
 export BADGEBRIDGE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest bench clean browser
+
+CHROMIUM ?= /usr/bin/chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +37,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+# Browser tests drive Debian's Chromium through Playwright (no downloaded browsers).
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; }
+
+pytest: install browser
 	$(BIN)/pytest -n 2
 
 test: lint typecheck pytest
