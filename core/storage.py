@@ -439,6 +439,51 @@ class OAuthTokenRecord(Base):
     expires_in: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class BulkAwardJobRecord(Base):
+    """A CSV upload of awards: checked rows wait for the organiser's go-ahead (``preview``),
+    then a worker awards them one by one (``queued`` → ``running`` → ``done``), counting as it
+    goes. Each row awards with the source event ``<public_id>:<row>``, so a re-run never
+    awards twice."""
+
+    __tablename__ = "bulk_award_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    file_name: Mapped[str] = mapped_column(String(300), default="")
+    #: "preview" | "queued" | "running" | "done" | "cancelled"
+    state: Mapped[str] = mapped_column(String(10), default="preview")
+    #: the rows to award: [{"row", "email", "name", "achievement", "evidence_url", ...}]
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: rows refused at upload: [{"row", "reason", ...}]
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: rows that failed while awarding: [{"row", "email", "reason"}]
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    done_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: rows already handled (awarded or failed): a resumed run starts after them
+    next_row_index: Mapped[int] = mapped_column(Integer, default=0)
+    #: a running worker renews this; a run whose lease lapsed may be resumed by another
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginThrottleRecord(Base):
+    """Failed log-ins of one account from one address (``key`` is a hash of both), kept in the
+    database so every web worker sees the same count."""
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin): pysqlite's own handling starts the
     # transaction only at the first write, so a read-then-write could lose an update.

@@ -154,6 +154,45 @@ def upgrade() -> None:
         sa.UniqueConstraint("oidc_subject", name=op.f("uq_users_oidc_subject")),
     )
     op.create_table(
+        "login_throttle",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_started_at", core.storage.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("blocked_until", core.storage.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_throttle")),
+        sa.UniqueConstraint("key", name=op.f("uq_login_throttle_key")),
+    )
+    op.create_table(
+        "bulk_award_jobs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=36), nullable=False),
+        sa.Column("issuer_id", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("file_name", sa.String(length=300), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("rows", sa.JSON(), nullable=False),
+        sa.Column("problems", sa.JSON(), nullable=False),
+        sa.Column("failures", sa.JSON(), nullable=False),
+        sa.Column("done_count", sa.Integer(), nullable=False),
+        sa.Column("failed_count", sa.Integer(), nullable=False),
+        sa.Column("next_row_index", sa.Integer(), nullable=False),
+        sa.Column("lease_until", core.storage.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.storage.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", core.storage.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", core.storage.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["issuer_id"], ["issuers.id"], name=op.f("fk_bulk_award_jobs_issuer_id_issuers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bulk_award_jobs")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_bulk_award_jobs_public_id")),
+    )
+    with op.batch_alter_table("bulk_award_jobs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_bulk_award_jobs_issuer_id"), ["issuer_id"], unique=False
+        )
+
+    op.create_table(
         "activities",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("public_id", sa.String(length=36), nullable=False),
@@ -465,6 +504,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_activities_city"))
         batch_op.drop_index(batch_op.f("ix_activities_achievement_id"))
 
+    with op.batch_alter_table("bulk_award_jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bulk_award_jobs_issuer_id"))
+
+    op.drop_table("bulk_award_jobs")
+    op.drop_table("login_throttle")
     op.drop_table("activities")
     op.drop_table("users")
     with op.batch_alter_table("learner_identifiers", schema=None) as batch_op:
