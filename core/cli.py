@@ -211,6 +211,35 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_new_password(args: argparse.Namespace) -> str:
+    """The password from standard input (``--password-stdin``), else typed twice, unechoed."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password (at least 12 characters): ")
+    if getpass.getpass("Password again: ") != first:
+        raise UsageError("The two passwords differ.")
+    return first
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    service = _service(args)
+    user = service.accounts.create_user(
+        args.email, args.name, _read_new_password(args), args.role, args.issuer
+    )
+    scope = "every issuer" if user.issuer_slug is None else user.issuer_slug
+    print(f"Created {user.role} {user.email} ({scope}).")
+    return EXIT_OK
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    service = _service(args)
+    user = service.accounts.set_password(args.email, _read_new_password(args))
+    print(f"New password set for {user.email}.")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from core.demo import seed_demo
 
@@ -304,6 +333,24 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--suspend", action="store_true")
     group.add_argument("--unsuspend", action="store_true")
     revoke.set_defaults(func=cmd_revoke)
+
+    user = sub.add_parser("user", help="accounts of administrators, organisers and reviewers")
+    user_sub = user.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    user_create = user_sub.add_parser("create", help="create an account with a password")
+    user_create.add_argument("email")
+    user_create.add_argument("--name", required=True)
+    user_create.add_argument("--role", choices=["admin", "organiser", "reviewer"], required=True)
+    user_create.add_argument("--issuer", help="the issuer an organiser or reviewer acts for")
+    user_create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_create.set_defaults(func=cmd_user_create)
+    user_password = user_sub.add_parser("password", help="set a new password")
+    user_password.add_argument("email")
+    user_password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_password.set_defaults(func=cmd_user_password)
 
     demo = sub.add_parser("demo", help="create demo issuers and badges")
     demo.add_argument("--if-empty", action="store_true", help="only when there are no issuers")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import re
 import threading
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -27,6 +28,7 @@ from core.config import Settings
 from core.did import ControllerDocumentResolver
 from core.errors import BadgeBridgeError, InvalidInput, KeyProblem, NotFound
 from core.fetching import Fetcher
+from core.held_credentials import HeldCredentials
 from core.json_input import parse_json_object
 from core.keys import (
     IssuerSigningKey,
@@ -57,6 +59,9 @@ from core.storage import (
     write_engine,
 )
 from core.verification import StatusListDocument, VerificationOptions, verify_credential
+
+if TYPE_CHECKING:
+    from core.accounts import Accounts
 
 ProofFormat = Literal["rdfc", "jcs", "jwt"]
 PROOF_FORMATS: tuple[ProofFormat, ...] = ("rdfc", "jcs", "jwt")
@@ -180,6 +185,13 @@ class BadgeService:
         if self._kek is None:
             self._kek = load_key_encryption_key(self.settings, create=self._create_kek)
         return self._kek
+
+    @functools.cached_property
+    def accounts(self) -> Accounts:
+        """Log-in accounts of administrators, organisers and reviewers."""
+        from core.accounts import Accounts
+
+        return Accounts(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -786,6 +798,11 @@ class BadgeService:
             now=now,
         )
         return verify_credential(data, options)
+
+    @functools.cached_property
+    def held_credentials(self) -> HeldCredentials:
+        """Credentials users keep here through the Open Badges API (the backpack)."""
+        return HeldCredentials(self)
 
 
 def parse_achievement(text: str) -> dict[str, Any]:
