@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -357,6 +358,8 @@ class OutboxRecord(Base):
     change, so nothing is lost; ``dedupe_key`` is unique, so nothing is queued twice."""
 
     __tablename__ = "outbox"
+    # Workers look for due pending jobs; done jobs pile up and must not be scanned.
+    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), index=True)

@@ -63,6 +63,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_kind"), ["kind"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_state_next_attempt_at", ["state", "next_attempt_at"], unique=False
+        )
 
     op.create_table(
         "achievements",
@@ -524,6 +527,7 @@ def downgrade() -> None:
 
     op.drop_table("achievements")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_state_next_attempt_at")
         batch_op.drop_index(batch_op.f("ix_outbox_kind"))
 
     op.drop_table("outbox")
