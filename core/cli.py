@@ -257,6 +257,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import os
+    import signal
+    import threading
+
+    from core import workers
+
+    service = _service(args)
+    workers.load_handler_modules(service, args.handlers or [])
+    if args.lease_seconds is not None:
+        service.outbox.lease_seconds = args.lease_seconds
+    if args.rq:
+        redis_url = (
+            args.redis_url
+            or os.environ.get(workers.REDIS_URL_ENV, "").strip()
+            or "redis://127.0.0.1:6379/0"
+        )
+        queue = args.queue or os.environ.get(workers.RQ_QUEUE_ENV, "").strip()
+        workers.run_rq_worker(
+            service, redis_url, queue or workers.DEFAULT_RQ_QUEUE, burst=args.once
+        )
+        return EXIT_OK
+    worker_id = workers.default_worker_id()
+    stop = threading.Event()
+    if not args.once:
+        # Finish the job in hand on SIGTERM/SIGINT; a job cut off is redelivered anyway.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        print(f"Outbox worker {worker_id} delivering {', '.join(service.outbox.kinds)}.")
+    delivered = workers.run_worker(
+        service,
+        once=args.once,
+        worker_id=worker_id,
+        batch=args.batch,
+        poll_seconds=args.poll_seconds,
+        stop=stop,
+    )
+    print(f"Delivered {delivered} outbox job(s).")
+    return EXIT_OK
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 
@@ -360,6 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5000)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="deliver outbox jobs (follow-ups of awards)")
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.add_argument("--rq", action="store_true", help="run an RQ worker (Redis)")
+    worker.add_argument("--redis-url", help="default: $BADGEBRIDGE_REDIS_URL or local Redis")
+    worker.add_argument("--queue", help="RQ queue name (default: badgebridge-outbox)")
+    worker.add_argument("--batch", type=int, default=20, help="jobs claimed per pass")
+    worker.add_argument("--poll-seconds", type=float, default=5.0, help="sleep when idle")
+    worker.add_argument("--lease-seconds", type=float, help="how long a claimed job is held")
+    worker.add_argument(
+        "--handlers",
+        action="append",
+        metavar="MODULE",
+        help="a module whose register_outbox_handlers(outbox) adds job kinds (repeatable)",
+    )
+    worker.set_defaults(func=cmd_worker)
     return parser
 
 

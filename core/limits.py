@@ -14,3 +14,7 @@ MAX_INFLATED_TEXT_BYTES = 2_000_000
 MAX_FETCH_BYTES = 2_000_000
 #: Largest decompressed status list, in bytes (16 KiB is the spec minimum; 1 MiB is generous).
 MAX_STATUS_LIST_BYTES = 1_048_576
+#: Largest evidence file a learner may hand in, in bytes.
+MAX_EVIDENCE_FILE_BYTES = 10_000_000
+#: Longest evidence text (and review comment), in characters.
+MAX_EVIDENCE_TEXT_CHARS = 20_000
