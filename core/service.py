@@ -62,6 +62,10 @@ from core.verification import StatusListDocument, VerificationOptions, verify_cr
 
 if TYPE_CHECKING:
     from core.accounts import Accounts
+    from core.awarding import Awarding
+    from core.evidence import EvidenceReview
+    from core.learners import LearnerDirectory
+    from core.outbox import Outbox
 
 ProofFormat = Literal["rdfc", "jcs", "jwt"]
 PROOF_FORMATS: tuple[ProofFormat, ...] = ("rdfc", "jcs", "jwt")
@@ -192,6 +196,34 @@ class BadgeService:
         from core.accounts import Accounts
 
         return Accounts(self)
+
+    @functools.cached_property
+    def learners(self) -> LearnerDirectory:
+        """Learners and their identifiers (emails, LMS user ids, DIDs)."""
+        from core.learners import LearnerDirectory
+
+        return LearnerDirectory(self)
+
+    @functools.cached_property
+    def evidence(self) -> EvidenceReview:
+        """Evidence learners hand in, and its review."""
+        from core.evidence import EvidenceReview
+
+        return EvidenceReview(self)
+
+    @functools.cached_property
+    def awarding(self) -> Awarding:
+        """The one entry point for awards, and revocation of awards."""
+        from core.awarding import Awarding
+
+        return Awarding(self)
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """Follow-ups of committed changes, delivered by workers (core.workers)."""
+        from core.outbox import Outbox
+
+        return Outbox(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
