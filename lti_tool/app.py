@@ -13,7 +13,11 @@ from core.config import Settings
 from core.errors import BadgeBridgeError, NotFound
 from core.limits import MAX_CREDENTIAL_BYTES, MAX_IMAGE_BYTES
 from core.service import BadgeService
+from lti_tool.admin import ADMIN_BLUEPRINTS
+from lti_tool.auth import init_auth
 from lti_tool.csrf import CsrfTokenInvalid, csrf_token
+from lti_tool.i18n import gettext as _
+from lti_tool.i18n import init_i18n, lazy_gettext
 from lti_tool.negotiation import problem_response, wants_machine_readable
 from lti_tool.web import SERVICE_EXTENSION, pages
 
@@ -65,7 +69,11 @@ def create_app(settings: Settings | None = None, service: BadgeService | None = 
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
     )
     app.extensions[SERVICE_EXTENSION] = service
+    init_i18n(app)
     app.register_blueprint(pages)
+    init_auth(app)
+    for blueprint in ADMIN_BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.after_request(_add_security_headers)
     app.register_error_handler(BadgeBridgeError, _badge_error)
@@ -112,18 +120,29 @@ def _error_page(status: int, title: str, message: str) -> Response | tuple[str, 
 
 def _badge_error(error: BadgeBridgeError) -> Response | tuple[str, int]:
     if isinstance(error, NotFound):
-        return _error_page(404, "Not found", error.message)
-    return _error_page(400, "This could not be done", error.message)
+        return _error_page(404, _("Not found"), error.message)
+    return _error_page(400, _("This could not be done"), error.message)
 
 
 _HTTP_MESSAGES = {
-    404: ("Page not found", "There is no page at this address."),
-    405: ("Not allowed", "This address does not accept that kind of request."),
+    401: (lazy_gettext("Please log in"), lazy_gettext("Log in to see this page.")),
+    403: (
+        lazy_gettext("Not allowed"),
+        lazy_gettext("Your account may not see or change this."),
+    ),
+    404: (lazy_gettext("Page not found"), lazy_gettext("There is no page at this address.")),
+    405: (
+        lazy_gettext("Not allowed"),
+        lazy_gettext("This address does not accept that kind of request."),
+    ),
     413: (
-        "File too large",
-        f"What you sent is larger than this site accepts: files up to "
-        f"{MAX_IMAGE_BYTES // 1_000_000} MB, pasted text up to "
-        f"{MAX_CREDENTIAL_BYTES // 1_000_000} MB. Choose a smaller file.",
+        lazy_gettext("File too large"),
+        lazy_gettext(
+            "What you sent is larger than this site accepts: files up to %(file_mb)d MB, "
+            "pasted text up to %(text_mb)d MB. Choose a smaller file.",
+            file_mb=MAX_IMAGE_BYTES // 1_000_000,
+            text_mb=MAX_CREDENTIAL_BYTES // 1_000_000,
+        ),
     ),
 }
 
@@ -134,10 +153,14 @@ def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     if isinstance(error, RequestEntityTooLarge):
         title, message = _HTTP_MESSAGES[413]
     elif isinstance(error, CsrfTokenInvalid):
-        title, message = "Please send the form again", error.description or ""
+        title = _("Please send the form again")
+        message = _(
+            "This form has expired or was not sent from this site. "
+            "Reload the page and submit the form again."
+        )
     elif status not in _HTTP_MESSAGES and error.description:
         message = error.description
-    return _error_page(status, title, message)
+    return _error_page(status, str(title), str(message))
 
 
 def _unexpected_error(error: Exception) -> Response | tuple[str, int]:
@@ -146,5 +169,7 @@ def _unexpected_error(error: Exception) -> Response | tuple[str, int]:
 
     current_app.logger.exception("Unexpected error", exc_info=error)
     return _error_page(
-        500, "Something went wrong", "Something went wrong on our side. Please try again later."
+        500,
+        _("Something went wrong"),
+        _("Something went wrong on our side. Please try again later."),
     )

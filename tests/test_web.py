@@ -76,9 +76,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     service.engine.dispose()
 
 
+def _english_client(app: Flask) -> FlaskClient:
+    """A client whose browser prefers English (these tests read the English wording; the
+    site's default language is Dutch, see tests/test_i18n.py)."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 @pytest.fixture
 def client(site: Site) -> FlaskClient:
-    return site.app.test_client()
+    return _english_client(site.app)
 
 
 def _csrf_token(client: FlaskClient) -> str:
@@ -417,18 +425,18 @@ def test_unknown_page_is_a_readable_404(client: FlaskClient) -> None:
 
 def test_app_from_settings_alone_serves_an_empty_site(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path))
-    page = app.test_client().get("/").get_data(as_text=True)
+    page = _english_client(app).get("/").get_data(as_text=True)
     assert "No issuers yet." in page
 
 
 def test_forms_survive_a_restart(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    before = create_app(settings).test_client()
+    before = _english_client(create_app(settings))
     token = _csrf_token(before)
     cookie = before.get_cookie("session")
     assert cookie is not None
 
-    after = create_app(settings).test_client()
+    after = _english_client(create_app(settings))
     after.set_cookie("session", cookie.value)
     response = after.post("/verify", data={"csrf_token": token, "badge": "{}"})
     assert response.status_code == 200

@@ -1,0 +1,252 @@
+"""Every page in Dutch and English: the language choice, the translations, and dates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.dates import format_date
+from babel.messages.extract import extract_from_file
+from babel.messages.pofile import read_po
+
+from lti_tool.i18n import compiled_translations_dir, safe_next_path
+from tests.organiser_site import ADMIN, OrganiserSite, build_site, visible_text
+
+REPO = Path(__file__).resolve().parents[1]
+TRANSLATIONS = REPO / "lti_tool" / "translations"
+PO_FILE = TRANSLATIONS / "nl" / "LC_MESSAGES" / "messages.po"
+#: The templates and modules whose every string must be translated.
+TRANSLATED_TEMPLATES = ("admin", "auth")
+PUBLIC_TEMPLATES = (
+    "base.html",
+    "_report.html",
+    "credential.html",
+    "error.html",
+    "home.html",
+    "issuer.html",
+    "verify.html",
+)
+TRANSLATED_MODULES = ("app.py", "auth.py", "i18n.py", "oidc_login.py", "admin")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrganiserSite]:
+    built = build_site(tmp_path_factory.mktemp("i18n"))
+    yield built
+    built.service.engine.dispose()
+
+
+def _catalogue() -> dict[str, str | tuple[str, ...]]:
+    with PO_FILE.open("rb") as handle:
+        return {
+            (m.id if isinstance(m.id, str) else m.id[0]): m.string
+            for m in read_po(handle, locale="nl")
+            if m.id
+        }
+
+
+# -- choosing the language ---------------------------------------------------------------------
+
+
+def test_dutch_is_the_default_for_a_browser_without_a_preference(site: OrganiserSite) -> None:
+    client = site.app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert '<html lang="nl">' in page
+    assert "<h1>Open Badges voor Cities of Learning</h1>" in page
+    assert "Badge controleren" in page
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "expected"),
+    [("en-GB,en;q=0.9", "en"), ("de-DE, en;q=0.5", "en"), ("nl-BE", "nl"), ("fr, de", "nl")],
+)
+def test_the_browser_preference_chooses_among_dutch_and_english(
+    site: OrganiserSite, accept_language: str, expected: str
+) -> None:
+    page = site.client(accept_language).get("/verify").get_data(as_text=True)
+    assert f'<html lang="{expected}">' in page
+    heading = "Verify a badge" if expected == "en" else "Badge controleren"
+    assert f"<h1>{heading}</h1>" in page
+
+
+def test_the_language_switch_is_remembered_over_the_browser_preference(
+    site: OrganiserSite,
+) -> None:
+    client = site.client("nl")
+    page = client.get("/verify").get_data(as_text=True)
+    assert 'href="/language/en?next=/verify" lang="en" hreflang="en">English</a>' in page
+
+    switched = client.get("/language/en?next=/verify")
+    assert switched.status_code == 303
+    assert switched.headers["Location"] == "/verify"
+    after = client.get("/verify").get_data(as_text=True)
+    assert '<html lang="en">' in after
+    assert 'lang="en" hreflang="en" aria-current="true">English</a>' in after
+
+    client.get("/language/nl?next=/")
+    assert '<html lang="nl">' in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
+def test_the_language_switch_never_sends_visitors_to_another_site(
+    site: OrganiserSite, target: str
+) -> None:
+    response = site.client().get("/language/en", query_string={"next": target})
+    assert response.headers["Location"] == "/"
+    assert safe_next_path("/admin/?x=1") == "/admin/?x=1"
+
+
+def test_an_unknown_language_changes_nothing(site: OrganiserSite) -> None:
+    client = site.client("en")
+    client.get("/language/de?next=/")
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+
+
+def test_pages_say_they_vary_by_language(site: OrganiserSite) -> None:
+    response = site.client().get("/")
+    assert "Accept-Language" in response.headers["Vary"]
+    assert "Cookie" in response.headers["Vary"]
+
+
+# -- translations --------------------------------------------------------------------------------
+
+
+def _pages(site: OrganiserSite, language: str) -> dict[str, str]:
+    admin = site.logged_in(ADMIN, language)
+    anonymous = site.client(language)
+    paths_for_admin = [
+        "/admin/",
+        "/admin/issuers/",
+        "/admin/issuers/utrecht",
+        "/admin/issuers/utrecht/edit",
+        "/admin/issuers/utrecht/keys",
+        "/admin/issuers/utrecht/keys/rotate?algorithm=Ed25519",
+        "/admin/issuers/new",
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/account/password",
+    ]
+    pages = {path: admin.get(path).get_data(as_text=True) for path in paths_for_admin}
+    for path in ("/", "/verify", "/issuers/utrecht", "/login", "/no/such/page"):
+        pages[path] = anonymous.get(path).get_data(as_text=True)
+    failed_login = anonymous.post("/login", data={"email": "", "password": ""})
+    pages["/login (expired form)"] = failed_login.get_data(as_text=True)
+    return pages
+
+
+def test_dutch_pages_show_no_english_interface_text(site: OrganiserSite) -> None:
+    """Every interface sentence of the catalogue that Dutch words differently must not appear in
+    English on any Dutch page (names and data of the site are not in the catalogue)."""
+    catalogue = _catalogue()
+    english_only = [
+        msgid
+        for msgid, translation in catalogue.items()
+        if not PLACEHOLDER.search(msgid)
+        and "<" not in msgid
+        and len(msgid.split()) >= 2
+        and translation != msgid
+    ]
+    assert len(english_only) > 100
+    for path, page in _pages(site, "nl").items():
+        assert '<html lang="nl">' in page, path
+        text = visible_text(page)
+        leftovers = [msgid for msgid in english_only if msgid in text]
+        assert leftovers == [], f"{path} shows English: {leftovers}"
+
+
+def test_english_pages_are_in_english(site: OrganiserSite) -> None:
+    pages = _pages(site, "en")
+    assert (
+        "<h1>Signing keys of Utrecht City of Learning</h1>" in pages["/admin/issuers/utrecht/keys"]
+    )
+    assert "Ondertekeningssleutels" not in visible_text(pages["/admin/issuers/utrecht/keys"])
+    assert (
+        "<h1>Ondertekeningssleutels van Utrecht City of Learning</h1>"
+        in _pages(site, "nl")["/admin/issuers/utrecht/keys"]
+    )
+
+
+def test_the_dutch_catalogue_has_no_empty_translations() -> None:
+    with PO_FILE.open("rb") as handle:
+        catalogue = read_po(handle, locale="nl")
+    empty = [
+        m.id
+        for m in catalogue
+        if m.id and not all(m.string if isinstance(m.string, tuple) else [m.string])
+    ]
+    fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
+    assert empty == []
+    assert fuzzy == []
+
+
+def test_translations_keep_every_placeholder() -> None:
+    """A translation that drops or renames ``%(name)s`` would fail when the page is shown."""
+    for msgid, translation in _catalogue().items():
+        translations = translation if isinstance(translation, tuple) else (translation,)
+        for text in translations:
+            assert set(PLACEHOLDER.findall(text)) <= set(PLACEHOLDER.findall(msgid)) | {"num"}, (
+                msgid
+            )
+            assert set(PLACEHOLDER.findall(msgid)) - {"num"} <= set(PLACEHOLDER.findall(text)), (
+                msgid
+            )
+
+
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "N_": None}
+
+
+def _strings_of(path: Path) -> set[str]:
+    method = "jinja2" if path.suffix == ".html" else "python"
+    return {
+        message if isinstance(message, str) else message[0]
+        for _line, message, _comments, _context in extract_from_file(
+            method, str(path), keywords=KEYWORDS
+        )
+    }
+
+
+def test_every_string_of_the_pages_is_in_the_dutch_catalogue() -> None:
+    templates = REPO / "lti_tool" / "templates"
+    files = [templates / name for name in PUBLIC_TEMPLATES]
+    for folder in TRANSLATED_TEMPLATES:
+        files += sorted((templates / folder).rglob("*.html"))
+    for name in TRANSLATED_MODULES:
+        path = REPO / "lti_tool" / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    strings = set().union(*(_strings_of(path) for path in files))
+    assert len(strings) > 150
+    assert sorted(strings - set(_catalogue())) == []
+
+
+def test_catalogues_compile_without_the_fuzzy_entries(tmp_path: Path) -> None:
+    source = tmp_path / "translations"
+    (source / "nl" / "LC_MESSAGES").mkdir(parents=True)
+    (source / "nl" / "LC_MESSAGES" / "messages.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        'msgid "Save"\nmsgstr "Opslaan"\n\n#, fuzzy\nmsgid "Cancel"\nmsgstr "Afbreken"\n',
+        encoding="utf-8",
+    )
+    from babel.support import Translations
+
+    compiled = compiled_translations_dir(source)
+    translations = Translations.load(str(compiled), ["nl"])
+    assert translations.gettext("Save") == "Opslaan"
+    assert translations.gettext("Cancel") == "Cancel"
+
+
+# -- dates and numbers -------------------------------------------------------------------------------
+
+
+def test_dates_follow_the_language(site: OrganiserSite) -> None:
+    created = site.service.list_keys("utrecht")[0].created_at
+    local = created.astimezone(ZoneInfo("Europe/Amsterdam"))
+    dutch = site.client("nl").get("/issuers/utrecht").get_data(as_text=True)
+    english = site.client("en").get("/issuers/utrecht").get_data(as_text=True)
+    assert f"<td>{format_date(local, 'medium', locale='nl')}</td>" in dutch
+    assert f"<td>{format_date(local, 'medium', locale='en')}</td>" in english
+    assert format_date(datetime(2025, 3, 4), "medium", locale="nl") == "4 mrt 2025"
