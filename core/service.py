@@ -63,6 +63,7 @@ from core.verification import StatusListDocument, VerificationOptions, verify_cr
 if TYPE_CHECKING:
     from core.accounts import Accounts
     from core.awarding import Awarding
+    from core.catalogue import Catalogue
     from core.evidence import EvidenceReview
     from core.learners import LearnerDirectory
     from core.outbox import Outbox
@@ -196,6 +197,13 @@ class BadgeService:
         from core.accounts import Accounts
 
         return Accounts(self)
+
+    @functools.cached_property
+    def catalogue(self) -> Catalogue:
+        """Organisations, achievements, activities, playlists and endorsements."""
+        from core.catalogue import Catalogue
+
+        return Catalogue(self)
 
     @functools.cached_property
     def learners(self) -> LearnerDirectory:
