@@ -74,6 +74,9 @@ def create_app(settings: Settings | None = None, service: BadgeService | None = 
     init_auth(app)
     for blueprint in ADMIN_BLUEPRINTS:
         app.register_blueprint(blueprint)
+    from lti_tool.api import init_apis
+
+    init_apis(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.after_request(_add_security_headers)
     app.register_error_handler(BadgeBridgeError, _badge_error)
