@@ -921,7 +921,8 @@ class Catalogue:
         skills = tuple(
             frameworks.skill(s) for s in record.skills or () if frameworks.is_skill_id(s)
         )
-        micro = record.microcredential or {}
+        known = {f.name for f in fields(MicroCredentialElements)}
+        micro = {k: v for k, v in (record.microcredential or {}).items() if k in known}
         return AchievementView(
             public_id=record.public_id,
             id=self.achievement_url(record.public_id),
@@ -1514,10 +1515,10 @@ class Catalogue:
             if any(c.isspace() for c in external):
                 raise InvalidInput(f"The achievement id of step {position} contains spaces.")
             if not external.startswith(own_prefix):
-                if external == self.achievement_url(badge.public_id):
-                    raise InvalidInput("A playlist cannot contain its own badge.")
                 return PlaylistStepRecord(
-                    position=position, external_achievement_id=external, title=title or external
+                    position=position,
+                    external_achievement_id=external,
+                    title=title or external[:NAME_MAX],
                 )
         if spec.activity_public_id is not None:
             if not isinstance(spec.activity_public_id, str):
@@ -1535,7 +1536,9 @@ class Catalogue:
                 position=position, activity_id=activity.id, title=title or activity.title
             )
         reference = external if external is not None else spec.achievement_public_id
-        achievement = self._achievement_record(session, str(reference))
+        if not isinstance(reference, str):
+            raise InvalidInput(f"Step {position}: an achievement is named by its public id.")
+        achievement = self._achievement_record(session, reference)
         if achievement.id == badge.id:
             raise InvalidInput("A playlist cannot contain its own badge.")
         return PlaylistStepRecord(

@@ -8,6 +8,7 @@ import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -703,7 +704,7 @@ def test_playlist_progress_follows_the_rule(orgs: BadgeService, pathway: dict[st
     assert two.met and two.remaining == 0 and two.achievement_public_id == pathway["badge"]
     # The rule "all" needs every step; the pure function needs no database.
     view = catalogue.get_playlist(pathway["playlist"])
-    every = type(view)(**{**view.__dict__, "rule": "all", "required_count": 3})
+    every = replace(view, rule="all", required_count=3)
     orgs.engine.dispose()
     assert not playlist_progress_of(every, {pathway["photo"], pathway["external"]}).met
     assert playlist_progress_of(every, {pathway["photo"], pathway["walk"], pathway["external"]}).met
@@ -776,5 +777,11 @@ def test_bad_playlists_are_refused_and_nothing_written(orgs: BadgeService) -> No
         with case(changes), pytest.raises((InvalidInput, NotFound), match=message):
             catalogue.create_playlist("rotterdam", **values)
         assert count(orgs, PlaylistRecord) == 0
-    # The same playlist with good input is accepted.
+    # The same playlist with good input is accepted; a long external id names its step.
     assert len(catalogue.create_playlist("rotterdam", **base).steps) == 2
+    long_id = "https://lms.example/modules/" + "m" * 600
+    made = catalogue.create_playlist(
+        "rotterdam", **{**base, "steps": [PlaylistStepSpec.of_external(long_id)]}
+    )
+    assert made.steps[0].external_achievement_id == long_id
+    assert made.steps[0].title == long_id[:300]
