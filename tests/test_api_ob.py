@@ -266,3 +266,10 @@ def test_other_methods_and_paths_answer_with_status_info(backpack: Backpack) -> 
     _assert_status_info(not_allowed, 405, "not_allowed")
     assert "GET" in not_allowed.headers["Allow"]
     _assert_status_info(browser.get("/ims/ob/v3p0/assertions"), 404, "not_found")
+
+
+def test_forgetting_a_persons_backpack(backpack: Backpack) -> None:
+    backpack.post(backpack.issue().text)
+    backpack.post(FOREIGN.read_text())
+    assert backpack.site.service.held_credentials.forget(backpack.site.user.id) == 2
+    assert backpack.get().headers["X-Total-Count"] == "0"

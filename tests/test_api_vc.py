@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core.did import did_key_for_ed25519, did_key_verification_method
 from core.multiformats import multibase_encode
-from lti_tool.api.oauth import API_EXTENSION, ApiState
+from lti_tool.api import register_issuing_client
 from lti_tool.api.ob import ERROR_ONLY_ENDPOINTS
 from lti_tool.api.openapi import API_PREFIXES
 from tests.oauth_flow import ACHIEVEMENT, ApiClient, Site, basic_auth, bearer, make_site
@@ -82,9 +82,8 @@ class Issuing:
 @pytest.fixture
 def issuing(tmp_path: Path) -> Issuing:
     site = make_site(tmp_path)
-    state: ApiState = site.app.extensions[API_EXTENSION]
-    registered = state.store.register_issuing_client(
-        "rotterdam", owner_user_id=site.user.id, name="Roosterkoppeling"
+    registered = register_issuing_client(
+        site.service, "rotterdam", owner_user_id=site.user.id, name="Roosterkoppeling"
     )
     return Issuing(site, registered.client_id, registered.client_secret)
 
@@ -151,6 +150,7 @@ def test_issue_as_vc_jwt_returns_an_enveloped_credential(issuing: Issuing) -> No
         (_unsigned(credentialSubject={"achievement": ACHIEVEMENT}), "recipient"),
         (_unsigned(evidence=[{"id": "https://example.org/e"}]), "evidence"),
         (_unsigned(validUntil="next year"), "validUntil"),
+        (_unsigned(type=["VerifiableCredential", "DiplomaCredential"]), "OpenBadgeCredential"),
         ("not an object", "credential"),
     ],
 )

@@ -371,8 +371,8 @@ def test_authorization_server_metadata(site: Site) -> None:
     assert "authorization_code" in metadata["grant_types_supported"]
 
 
-def test_standards_folder_is_reachable() -> None:
-    # The Open Badges OpenAPI file the discovery document is built from is the shared copy.
+def test_the_bundled_open_badges_openapi_file_is_the_specifications() -> None:
+    # The discovery document is built from this copy; it must not drift from the shared one.
     shared = STANDARDS / "schemas/ob3/openapi/imsob_v3p0.json"
     bundled = Path(__file__).resolve().parents[1] / "core/schemas/ob3/imsob_v3p0_openapi.json"
     assert json.loads(bundled.read_text()) == json.loads(shared.read_text())

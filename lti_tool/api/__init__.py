@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from core.service import BadgeService
 from lti_tool.api.bearer import BearerCheck
 from lti_tool.api.oauth import API_EXTENSION, ApiState, create_authorization_server, oauth
-from lti_tool.api.oauth_store import OAuthStore
+from lti_tool.api.oauth_store import IssuingClientCredentials, OAuthStore
 from lti_tool.web import SERVICE_EXTENSION
 
 
@@ -30,4 +31,17 @@ def init_apis(app: Flask) -> None:
     app.register_blueprint(openapi)
 
 
-__all__ = ["init_apis"]
+def register_issuing_client(
+    service: BadgeService, issuer_slug: str, *, owner_user_id: int, name: str
+) -> IssuingClientCredentials:
+    """Register a VC-API client that issues for ``issuer_slug`` (an administrator's act: its
+    tokens act for ``owner_user_id``). Show the returned secret once: only its digest is kept.
+
+    The client gets tokens with the client credentials grant (HTTP Basic at ``/oauth/token``,
+    ``grant_type=client_credentials``) and calls ``POST /credentials/issue`` with them."""
+    return OAuthStore(service).register_issuing_client(
+        issuer_slug, owner_user_id=owner_user_id, name=name
+    )
+
+
+__all__ = ["init_apis", "register_issuing_client"]

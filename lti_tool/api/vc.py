@@ -37,6 +37,7 @@ JWT_DATA_URL_PREFIXES = ("data:application/vc+jwt,", "data:application/jwt,")
 ISSUE_CREDENTIAL_KEYS = frozenset(
     {"@context", "type", "issuer", "credentialSubject", "name", "validUntil"}
 )
+ISSUED_TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
 ISSUE_SUBJECT_KEYS = frozenset({"type", "id", "identifier", "achievement"})
 ISSUE_OPTION_KEYS = frozenset({"proofFormat", "statusPurpose", "credentialId"})
 #: VC Data Model 2.0 §7.1 error types for the checks of a verification report.
@@ -336,6 +337,9 @@ def read_issue_request(body: dict[str, Any], issuer_profile_id: str) -> IssueReq
             + ", ".join(unknown)
             + ". The issuer sets id, validFrom, credentialStatus and the proof."
         )
+    types = _as_list(credential.get("type", ISSUED_TYPES))
+    if not set(types) & {"OpenBadgeCredential", "AchievementCredential"}:
+        raise InvalidInput("This issuer issues Open Badges: type must include OpenBadgeCredential.")
     issuer = credential.get("issuer")
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
     if issuer is not None and issuer_id != issuer_profile_id:
