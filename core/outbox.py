@@ -62,6 +62,8 @@ class OutboxJob:
     dedupe_key: str
     attempt: int
     worker_id: str
+    #: the end of this worker's lease: after it another worker may deliver the job again
+    locked_until: datetime
 
 
 @dataclass(frozen=True)
@@ -232,10 +234,7 @@ class Outbox:
             raise InvalidInput("A worker id is 1-100 characters.")
         if limit < 1:
             return 0
-        jobs = self._claim(worker_id, limit, ids)
-        for job in jobs:
-            self._run(job)
-        return len(jobs)
+        return sum(self._run(job) for job in self._claim(worker_id, limit, ids))
 
     def _claimable(self, now: datetime) -> Any:
         return and_(
@@ -249,6 +248,7 @@ class Outbox:
         if not self._handlers:
             return []
         now = self.clock()
+        lease_end = now + timedelta(seconds=self.lease_seconds)
         claimable = self._claimable(now)
         with self._service.transaction() as session:
             query = select(OutboxRecord.id).where(claimable)
@@ -270,7 +270,7 @@ class Outbox:
                 .where(OutboxRecord.id.in_(candidates), claimable)
                 .values(
                     locked_by=worker_id,
-                    locked_until=now + timedelta(seconds=self.lease_seconds),
+                    locked_until=lease_end,
                     attempts=OutboxRecord.attempts + 1,
                 )
                 .returning(
@@ -290,18 +290,27 @@ class Outbox:
                 dedupe_key=row.dedupe_key,
                 attempt=row.attempts,
                 worker_id=worker_id,
+                locked_until=lease_end,
             )
             for row in claimed
         ]
         return sorted(jobs, key=lambda j: j.id)
 
-    def _run(self, job: OutboxJob) -> None:
+    def _run(self, job: OutboxJob) -> bool:
+        """Deliver one claimed job; False if its lease ran out before it could start."""
+        if self.clock() >= job.locked_until:
+            # Earlier jobs of the batch took the whole lease: another worker may have this one
+            # now, so leave it to whoever holds it (or to the next claim).
+            log.warning(
+                "outbox job %s: lease ran out before it started; left for redelivery", job.id
+            )
+            return False
         handler = self._handlers[job.kind]
         try:
             handler(job)
         except Exception as exc:
             self._record_failure(job, exc)
-            return
+            return True
         now = self.clock()
         with self._service.transaction() as session:
             # Only the lease holder retires the job; if our lease expired and another worker
@@ -317,6 +326,7 @@ class Outbox:
                 .values(state="done", done_at=now, locked_until=None, last_error=None),
                 execution_options={"synchronize_session": False},
             )
+        return True
 
     def _record_failure(self, job: OutboxJob, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:MAX_ERROR_CHARS]

@@ -219,7 +219,10 @@ class RQAnnouncer:
         from rq import Queue
 
         self._service = service
-        self.queue = Queue(queue_name, connection=Redis.from_url(redis_url))
+        # Short timeouts: this runs inside a web request after its commit; if Redis is slow
+        # the request must not hang (the sweep delivers the jobs anyway).
+        connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        self.queue = Queue(queue_name, connection=connection)
 
     def __call__(self, job_ids: list[int]) -> None:
         self.queue.enqueue_call(

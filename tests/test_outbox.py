@@ -153,16 +153,42 @@ def test_a_live_lease_keeps_other_workers_off_and_an_expired_one_redelivers(
 def test_a_worker_whose_lease_was_taken_over_does_not_mark_the_job(
     service: BadgeService, clock: Clock
 ) -> None:
-    service.outbox.register("test_slow", lambda job: None)
+    taken_over: list[OutboxJob] = []
+
+    def slow(job: OutboxJob) -> None:
+        if job.worker_id == "worker-a":  # A is so slow that its lease runs out meanwhile
+            clock.advance(11)
+            taken_over.extend(service.outbox._claim("worker-b", 1, None))
+
+    service.outbox.register("test_slow", slow)
     service.outbox.lease_seconds = 10
     enqueue(service, "test_slow", "slow-1")
-    first = service.outbox._claim("worker-a", 1, None)[0]
-    clock.advance(11)
-    second = service.outbox._claim("worker-b", 1, None)[0]
-    service.outbox._run(first)  # A finally finishes: B holds the lease now
-    assert service.outbox.get("slow-1").state == "pending"
-    service.outbox._run(second)
+    assert service.outbox.process_due("worker-a") == 1
+    job = service.outbox.get("slow-1")
+    assert (job.state, job.locked_by) == ("pending", "worker-b")  # A did not mark it
+    service.outbox._run(taken_over[0])
     assert service.outbox.get("slow-1").state == "done"
+
+
+def test_a_batch_that_outlives_its_lease_leaves_the_rest_for_redelivery(
+    service: BadgeService, clock: Clock
+) -> None:
+    ran: list[str] = []
+
+    def slow(job: OutboxJob) -> None:
+        ran.append(job.dedupe_key)
+        clock.advance(11)
+
+    service.outbox.register("test_slow", slow)
+    service.outbox.lease_seconds = 10
+    enqueue(service, "test_slow", "batch-1")
+    enqueue(service, "test_slow", "batch-2")
+    assert service.outbox.process_due("worker-a", 10) == 1
+    assert ran == ["batch-1"]  # batch-2's lease ran out before it started: not run
+    assert service.outbox.get("batch-2").state == "pending"
+    assert service.outbox.process_due("worker-b", 10) == 1
+    assert ran == ["batch-1", "batch-2"]
+    assert service.outbox.counts() == {"pending": 0, "done": 2, "failed": 0}
 
 
 def test_kinds_without_a_handler_wait(service: BadgeService) -> None:

@@ -229,6 +229,34 @@ def test_rq_round_trip_on_redis(service: BadgeService) -> None:
         redis.Redis.from_url(REDIS_URL).close()
 
 
+def test_badgebridge_worker_rq_runs_the_announced_jobs(
+    service: BadgeService,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sink: Sink,
+) -> None:
+    for name, value in worker_env(service).items():
+        if name.startswith(("BADGEBRIDGE_", "DATABASE_URL")):
+            monkeypatch.setenv(name, value)
+    queue_name = f"badgebridge-test-{uuid.uuid4().hex[:10]}"
+    announcer = workers.announce_via_rq(service, REDIS_URL, queue_name)
+    try:
+        with service.transaction() as session:
+            service.outbox.enqueue(
+                session, outbox_sink_handlers.KIND, {"url": sink.url}, "rq-cli-1"
+            )
+        assert announcer.queue.count == 1
+        argv = ["worker", "--rq", "--once", "--redis-url", REDIS_URL, "--queue", queue_name]
+        assert main([*argv, "--handlers", "tests.outbox_sink_handlers"]) == 0
+        assert service.outbox.get("rq-cli-1").state == "done"
+        assert [key for key, _ in sink.deliveries] == ["rq-cli-1"]
+        assert announcer.queue.count == 0
+    finally:
+        announcer.stop()
+        announcer.queue.delete(delete_jobs=True)
+        workers.set_job_service(None)
+
+
 def test_delivery_is_chosen_by_the_environment(
     sqlite_service: BadgeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
