@@ -1264,9 +1264,10 @@ class Catalogue:
         date_to: datetime | None = None,
         issuer_slug: str | None = None,
         limit: int = 500,
+        include_archived: bool = False,
     ) -> list[ActivityView]:
-        """Activities that are not archived and match every filter given, soonest first
-        (undated ones last).
+        """Activities that match every filter given, soonest first (undated ones last);
+        archived ones only with ``include_archived`` (organisers' own lists).
 
         ``text``: every word in the title, description, place or city (case-insensitive).
         ``skill``: a framework skill id or ESCO URI; ``framework``: a framework id or ``"esco"``.
@@ -1296,8 +1297,9 @@ class Catalogue:
             select(ActivityRecord, IssuerRecord, achievement)
             .join(IssuerRecord, ActivityRecord.issuer_id == IssuerRecord.id)
             .outerjoin(achievement, ActivityRecord.achievement_id == achievement.id)
-            .where(ActivityRecord.archived.is_(False))
         )
+        if not _bool(include_archived, "include_archived"):
+            stmt = stmt.where(ActivityRecord.archived.is_(False))
         skills_text = cast(ActivityRecord.skills, String)
         if skill is not None:
             stmt = stmt.where(skills_text.like(f'%"{_like_fragment(skill)}"%', escape="\\"))

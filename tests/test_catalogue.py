@@ -615,6 +615,7 @@ def test_activities_are_searched_by_text_skill_framework_place_mode_and_period(
     assert ids(date_to=june - timedelta(days=1)) == [quiz]
     assert ids(framework="digcomp-2.2", online=False, city="Utrecht") == [coding]
     assert ids(text="privacy", limit=1) == [quiz]
+    assert ids(text="privacy", include_archived=True) == [archived, quiz]  # by title
 
     for filters, message in [
         ({"skill": "digcomp-2.2:9.9"}, "digcomp-2.2:9.9"),
