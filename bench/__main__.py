@@ -181,6 +181,9 @@ def main() -> int:
             f"{name} against the JavaScript reference: sign {sign / JS_REFERENCE_RDFC:.0f}x, "
             f"verify {verify / JS_REFERENCE_RDFC:.0f}x (target 10x)"
         )
+    from bench.awards import main as awards
+
+    awards()
     return 0
 
 

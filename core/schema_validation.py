@@ -127,10 +127,37 @@ def _format_checker() -> FormatChecker:
 
 
 @cache
-def _validator(filename: str) -> Draft201909Validator:
-    """The compiled validator for one bundled schema (built once per process)."""
+def _tightened_schema(filename: str) -> dict[str, Any]:
+    """A bundled schema, read once, with lone ``type`` strings tightened (never mutated later)."""
     schema = _load_schema(filename)
     _tighten_single_type(schema)
+    return schema
+
+
+def _refuse_retrieval(uri: str) -> Any:
+    raise ValueError(f"schemas are never fetched ({uri})")
+
+
+@cache
+def _fast_validator(filename: str) -> Any:
+    """jsonschema-rs over the same (tightened) schema: answers "valid?" ~100x faster. The
+    Python validator stays the authority and explains every problem; the fast one only lets
+    a conforming document skip it (their agreement is tested on a mutated corpus)."""
+    import jsonschema_rs
+
+    schema = _tightened_schema(filename)
+    return jsonschema_rs.Draft201909Validator(
+        schema,
+        validate_formats=True,
+        formats={"date-time": is_rfc3339_date_time, "date": is_full_date},
+        retriever=_refuse_retrieval,
+    )
+
+
+@cache
+def _validator(filename: str) -> Draft201909Validator:
+    """The compiled validator for one bundled schema (built once per process)."""
+    schema = _tightened_schema(filename)
     resource = Resource.from_contents(schema, default_specification=DRAFT201909)
     # A registry without a retrieve function: any $ref outside the file fails instead of
     # fetching. The schema is also registered under the URLs credentials cite.
@@ -395,6 +422,8 @@ def validate_ob3_schema(
     adapted: set[int] = set()
     subject = _as_vc2(document, adapted)
     for filename in filenames:
+        if _fast_validator(filename).is_valid(subject):
+            continue
         for problem in _problems(_validator(filename), subject, adapted):
             if problem not in problems:
                 problems.append(problem)

@@ -194,7 +194,12 @@ def test_schemas_are_loaded_and_compiled_once(monkeypatch: pytest.MonkeyPatch) -
         return original(filename)
 
     monkeypatch.setattr(schema_validation, "_load_schema", counting)
-    schema_validation._validator.cache_clear()
+    for cached in (
+        schema_validation._tightened_schema,
+        schema_validation._validator,
+        schema_validation._fast_validator,
+    ):
+        cached.cache_clear()
     for _ in range(3):
         validate_ob3_schema(load(VALIDATOR / "simple.json"))
     assert loaded == [schema_validation.ACHIEVEMENT_CREDENTIAL_SCHEMA]
