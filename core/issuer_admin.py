@@ -1,6 +1,7 @@
-"""What organisers and administrators change about an issuer beyond its keys: its profile
-(name, website, email, description, image), the Cities of Learning Quality Label, and the
-credentials it issued (found here to revoke or suspend them).
+"""What organisers and administrators change about an issuer beyond its keys and Quality Label
+(those are :class:`core.service.BadgeService` and :class:`core.catalogue.Catalogue`): its
+profile (name, website, email, description, image), its dashboard figures, and the credentials
+it issued (found here to revoke or suspend them).
 
 Access rules (who may change which issuer) are the caller's: the web pages check them.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
@@ -26,27 +27,12 @@ from core.storage import (
 )
 
 if TYPE_CHECKING:
+    from core.catalogue import OrganisationView
     from core.service import BadgeService
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: Most credentials listed on one page.
 MAX_LISTED_CREDENTIALS = 200
-
-
-@dataclass(frozen=True)
-class IssuerDetails:
-    """An issuer's profile as an organiser edits it."""
-
-    slug: str
-    name: str
-    profile_id: str
-    url: str | None
-    email: str | None
-    description: str | None
-    image: str | None
-    proof_format: str
-    #: holds the Cities of Learning Quality Label since this date (None: does not hold it)
-    quality_label_since: date | None
 
 
 @dataclass(frozen=True)
@@ -104,7 +90,7 @@ def _web_address(value: str | None, *, what: str) -> str | None:
 
 
 class IssuerAdministration:
-    """Edit issuer profiles and the Quality Label; find an issuer's credentials."""
+    """Edit issuer profiles; count an issuer's catalogue; find the credentials it issued."""
 
     def __init__(self, service: BadgeService) -> None:
         self._service = service
@@ -115,24 +101,6 @@ class IssuerAdministration:
             raise NotFound(f"No issuer with the slug {slug!r}.")
         return issuer
 
-    def _details(self, issuer: IssuerRecord) -> IssuerDetails:
-        return IssuerDetails(
-            slug=issuer.slug,
-            name=issuer.name,
-            profile_id=self._service.issuer_profile_id(issuer.slug),
-            url=issuer.url,
-            email=issuer.email,
-            description=issuer.description,
-            image=issuer.image,
-            proof_format=issuer.proof_format,
-            quality_label_since=issuer.quality_label_since,
-        )
-
-    def details(self, slug: str) -> IssuerDetails:
-        """The issuer's profile; :class:`NotFound` if there is no such issuer."""
-        with self._service.sessions() as session:
-            return self._details(self._issuer(session, slug))
-
     def update_profile(
         self,
         slug: str,
@@ -142,7 +110,7 @@ class IssuerAdministration:
         email: str | None = None,
         description: str | None = None,
         image: str | None = None,
-    ) -> IssuerDetails:
+    ) -> OrganisationView:
         """Change the issuer's public profile (new credentials carry the new name)."""
         clean_name = (name or "").strip()
         if not clean_name:
@@ -162,16 +130,7 @@ class IssuerAdministration:
             issuer.email = clean_email
             issuer.description = clean_description
             issuer.image = clean_image
-            return self._details(issuer)
-
-    def set_quality_label(self, slug: str, since: date | None) -> IssuerDetails:
-        """Record that the issuer holds the Quality Label since ``since`` (None: it does not)."""
-        if since is not None and since > date.today():
-            raise InvalidInput("The Quality Label date cannot be in the future.")
-        with self._service.transaction() as session:
-            issuer = self._issuer(session, slug)
-            issuer.quality_label_since = since
-            return self._details(issuer)
+        return self._service.catalogue.organisation(slug)
 
     def counts(self, slug: str) -> IssuerCounts:
         """The issuer's figures for its dashboard."""
@@ -268,5 +227,4 @@ __all__ = [
     "IssuedCredentialSummary",
     "IssuerAdministration",
     "IssuerCounts",
-    "IssuerDetails",
 ]

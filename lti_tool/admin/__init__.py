@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from lti_tool.admin.bulk import blueprint as bulk_award_pages
+from lti_tool.admin.catalogue import blueprint as catalogue_pages
+from lti_tool.admin.credentials import blueprint as credential_pages
 from lti_tool.admin.dashboard import blueprint as dashboard_pages
 from lti_tool.admin.issuers import blueprint as issuer_pages
+from lti_tool.admin.review import blueprint as review_pages
 
 #: Registered by :func:`lti_tool.app.create_app`.
-ADMIN_BLUEPRINTS: tuple[Blueprint, ...] = (dashboard_pages, issuer_pages)
+ADMIN_BLUEPRINTS: tuple[Blueprint, ...] = (
+    dashboard_pages,
+    issuer_pages,
+    catalogue_pages,
+    review_pages,
+    credential_pages,
+    bulk_award_pages,
+)
 
 __all__ = ["ADMIN_BLUEPRINTS"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.accounts import UserView
+from core.catalogue import OrganisationView
 from core.issuer_admin import IssuerAdministration
 from core.service import IssuerView
 from lti_tool.i18n import N_
@@ -20,6 +21,11 @@ def issuer_administration() -> IssuerAdministration:
     return IssuerAdministration(badge_service())
 
 
+def organisation(slug: str) -> OrganisationView:
+    """The issuer with its Quality Label (404 page when there is none)."""
+    return badge_service().catalogue.organisation(slug)
+
+
 def issuers_visible_to(user: UserView) -> list[IssuerView]:
     """Every issuer for an administrator; an organiser's or reviewer's own issuer otherwise."""
     issuers = badge_service().list_issuers()
@@ -28,4 +34,4 @@ def issuers_visible_to(user: UserView) -> list[IssuerView]:
     return [issuer for issuer in issuers if issuer.slug == user.issuer_slug]
 
 
-__all__ = ["ROLE_LABELS", "issuer_administration", "issuers_visible_to"]
+__all__ = ["ROLE_LABELS", "issuer_administration", "issuers_visible_to", "organisation"]

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from core.errors import BadgeBridgeError, InvalidInput
 from core.service import KEY_ALGORITHMS, PROOF_FORMATS
 from lti_tool.admin.forms import FormErrors, checkbox, date_field, optional, text
-from lti_tool.admin.issuer_scope import issuer_administration, issuers_visible_to
+from lti_tool.admin.issuer_scope import issuer_administration, issuers_visible_to, organisation
 from lti_tool.auth import logged_in_user, protect_blueprint, require_issuer_access, role_required
 from lti_tool.i18n import N_
 from lti_tool.i18n import gettext as _
@@ -116,7 +116,7 @@ def new_issuer() -> Response | str | tuple[str, int]:
                 image=optional(form["image"]),
             )
             if form["quality_label"]:
-                administration.set_quality_label(form["slug"], since)
+                badge_service().catalogue.set_quality_label(form["slug"], since)
             flash(_("The issuer %(name)s was created.", name=form["name"]), "success")
             return cast(Response, redirect(url_for(".issuer", slug=form["slug"]), code=303))
     page = render_template(
@@ -137,7 +137,7 @@ def issuer(slug: str) -> str:
     administration = issuer_administration()
     return render_template(
         "admin/issuer.html",
-        issuer=administration.details(slug),
+        issuer=organisation(slug),
         counts=administration.counts(slug),
         user=user,
         proof_format_labels=PROOF_FORMAT_LABELS,
@@ -149,7 +149,7 @@ def edit_issuer(slug: str) -> Response | str | tuple[str, int]:
     """Change the issuer's profile; administrators also grant or withdraw the Quality Label."""
     user = require_issuer_access(slug, "organiser")
     administration = issuer_administration()
-    details = administration.details(slug)
+    details = organisation(slug)
     form = {
         "name": details.name,
         "url": details.url or "",
@@ -182,7 +182,9 @@ def edit_issuer(slug: str) -> Response | str | tuple[str, int]:
                     image=optional(form["image"]),
                 )
                 if user.is_admin:
-                    administration.set_quality_label(slug, since if form["quality_label"] else None)
+                    badge_service().catalogue.set_quality_label(
+                        slug, since if form["quality_label"] else None
+                    )
             except InvalidInput as problem:
                 errors.add("_form", problem.message)
         if not errors:
@@ -211,7 +213,7 @@ def keys(slug: str) -> str:
     active_algorithms = {key.algorithm for key in listed if key.state == "active"}
     return render_template(
         "admin/keys.html",
-        issuer=issuer_administration().details(slug),
+        issuer=organisation(slug),
         keys=listed,
         algorithms=KEY_ALGORITHMS,
         active_algorithms=active_algorithms,
