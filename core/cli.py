@@ -241,11 +241,15 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from core.demo import seed_demo
+    from core.demo import DEMO_PASSWORD_FILE, seed_demo
 
     service = _service(args, create_kek=True)
     created = seed_demo(service, only_if_empty=args.if_empty)
     print("Demo data created." if created else "Demo data already present.")
+    accounts = service.settings.data_dir / DEMO_PASSWORD_FILE
+    if accounts.exists():
+        print(f"Demo log-ins ({accounts}):")
+        print(accounts.read_text())
     return EXIT_OK
 
 
