@@ -253,6 +253,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_api_client_create(args: argparse.Namespace) -> int:
+    service = _service(args)
+    owner = service.accounts.find_user(args.owner)
+    if owner is None:
+        raise UsageError(f"No account {args.owner}: create it with `badgebridge user create`.")
+    # The OAuth client store lives with the API in the web shell; named here, lazily.
+    api = importlib.import_module("lti_tool.api")
+    client = api.register_issuing_client(
+        service, args.issuer, owner_user_id=owner.id, name=args.name
+    )
+    print(f"client_id:     {client.client_id}")
+    print(f"client_secret: {client.client_secret}")
+    print(
+        "Shown once: only a digest of the secret is kept. The client gets tokens with the "
+        "client credentials grant at /oauth/token (scope: issue) and calls "
+        "POST /credentials/issue.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # The web shell lives in lti_tool; core only names it here, the composition root.
     app_module = importlib.import_module("lti_tool.app")
@@ -400,6 +421,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create demo issuers and badges")
     demo.add_argument("--if-empty", action="store_true", help="only when there are no issuers")
     demo.set_defaults(func=cmd_demo)
+
+    api_client = sub.add_parser("api-client", help="VC-API issuing clients")
+    api_client_sub = api_client.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    client_create = api_client_sub.add_parser(
+        "create", help="register a client that issues for one issuer (client credentials)"
+    )
+    client_create.add_argument("--issuer", required=True)
+    client_create.add_argument("--owner", required=True, help="email of the responsible admin")
+    client_create.add_argument("--name", required=True)
+    client_create.set_defaults(func=cmd_api_client_create)
 
     serve = sub.add_parser("serve", help="serve the web app")
     serve.add_argument("--host", default="127.0.0.1")

@@ -129,3 +129,33 @@ def test_keys_rotate_and_list(cli) -> None:  # type: ignore[no-untyped-def]
     assert "key-2" in listing and "active" in listing
     kek = cli("keys", "new", "--kek")
     assert kek.returncode == 0 and len(kek.stdout.strip()) == 43
+
+
+def test_api_client_create(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("issuer", "create", "gouda", "Gouda").returncode == 0
+    created = cli(
+        "user",
+        "create",
+        "admin@gouda.example",
+        "--name",
+        "Admin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=b"a-long-enough-passphrase-9\n",
+    )
+    assert created.returncode == 0, created.stderr
+    client = cli(
+        "api-client",
+        "create",
+        "--issuer",
+        "gouda",
+        "--owner",
+        "admin@gouda.example",
+        "--name",
+        "School portal",
+    )
+    assert client.returncode == 0, client.stderr
+    assert b"client_id:" in client.stdout and b"client_secret:" in client.stdout
+    unknown = cli("api-client", "create", "--issuer", "gouda", "--owner", "x@y.z", "--name", "n")
+    assert unknown.returncode == 2 and b"No account" in unknown.stderr
