@@ -983,3 +983,25 @@ def test_the_csv_flow_on_each_database(tmp_path: Path, database_url: str) -> Non
         assert _credential_count(built) == 3
     finally:
         built.service.engine.dispose()
+
+
+def test_the_organiser_confirms_who_took_part(site: OrganiserSite) -> None:
+    achievement = _achievement(site)
+    activity = _activity(site, achievement, mode="organiser_confirms")
+    organiser = site.logged_in(UTRECHT_ORGANISER)
+    path = f"/admin/issuers/utrecht/activities/{activity}/confirm"
+    wrong = post_form(
+        organiser, path, {"participants": "sam@example.org, Sam\nniet-een-adres, Iemand"}
+    )
+    assert wrong.status_code == 400
+    assert "Line 2: niet-een-adres is not an email address." in wrong.get_data(as_text=True)
+    assert _credential_count(site) == 0  # nothing is awarded while a line is wrong
+    people = "sam@example.org, Sam de Wit\nnoor@example.org;Noor\n"
+    assert post_form(organiser, path, {"participants": people}).status_code == 303
+    again = post_form(organiser, path, {"participants": "Sam@example.org"})
+    assert again.status_code == 303
+    page = organiser.get("/admin/issuers/utrecht/activities").get_data(as_text=True)
+    assert "0 badges awarded. 1 person already had this badge." in page
+    assert _credential_count(site) == 2
+    sam = site.service.learners.find_or_create(email="sam@example.org")
+    assert sam.display_name == "Sam de Wit"

@@ -629,3 +629,21 @@ def test_without_oidc_settings_there_is_no_provider_log_in(site: OrganiserSite) 
     assert "Log in with" not in client.get("/login").get_data(as_text=True)
     assert client.get("/login/oidc").status_code == 404
     assert create_app is not None
+
+
+def test_the_current_password_check_is_throttled_too(site: OrganiserSite) -> None:
+    client = site.logged_in(UTRECHT_ORGANISER)
+    for _attempt in range(LOGIN_FAILURE_LIMIT):
+        site.service.accounts.record_login_failure(UTRECHT_ORGANISER, "192.0.2.10")
+    response = post_form(
+        client,
+        "/admin/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "een heel nieuw wachtwoord",
+            "new_password_again": "een heel nieuw wachtwoord",
+        },
+    )
+    assert response.status_code == 400
+    assert "Too many wrong passwords. Try again later." in response.get_data(as_text=True)
+    assert site.service.accounts.authenticate(UTRECHT_ORGANISER, PASSWORD) is not None

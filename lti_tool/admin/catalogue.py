@@ -8,6 +8,7 @@ is checked to belong to the issuer in the address.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -40,7 +41,7 @@ from lti_tool.admin.forms import (
 )
 from lti_tool.admin.issuer_scope import organisation
 from lti_tool.auth import protect_blueprint, require_issuer_access
-from lti_tool.i18n import N_, current_locale
+from lti_tool.i18n import N_, current_locale, ngettext
 from lti_tool.i18n import gettext as _
 from lti_tool.web import badge_service
 
@@ -600,6 +601,99 @@ def archive_activity(slug: str, public_id: str) -> Response | str:
         cancel_url=url_for(".activities", slug=slug),
         danger=True,
     )
+
+
+#: Most participants confirmed in one go (larger groups: the CSV upload).
+MAX_CONFIRMED_PARTICIPANTS = 50
+_PARTICIPANT_SEPARATORS = re.compile(r"[;,\t]")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _participants(raw: str, errors: FormErrors) -> list[tuple[str, str | None]]:
+    """``email, name`` per line (the name may be left out)."""
+    people: list[tuple[str, str | None]] = []
+    lines_given = [line.strip() for line in raw.splitlines() if line.strip()]
+    if not lines_given:
+        errors.add("participants", _("Enter at least one person."))
+    if len(lines_given) > MAX_CONFIRMED_PARTICIPANTS:
+        errors.add(
+            "participants",
+            _(
+                "At most %(num)d people at a time; use the spreadsheet upload for more.",
+                num=MAX_CONFIRMED_PARTICIPANTS,
+            ),
+        )
+        return []
+    for number, line in enumerate(lines_given, start=1):
+        parts = _PARTICIPANT_SEPARATORS.split(line, maxsplit=1)
+        email = parts[0].strip()
+        name = parts[1].strip()[:200] if len(parts) > 1 else ""
+        people.append((email.lower(), name or None))
+        if not _EMAIL.match(email):
+            errors.add(
+                "participants",
+                _("Line %(num)d: %(value)s is not an email address.", num=number, value=email),
+            )
+    return people
+
+
+@blueprint.route("/activities/<public_id>/confirm", methods=["GET", "POST"])
+def confirm_participants(slug: str, public_id: str) -> Response | str | tuple[str, int]:
+    """The organiser confirms who took part: each person gets the activity's badge (once,
+    however often they are confirmed)."""
+    user = require_issuer_access(slug, "organiser")
+    activity = _own_activity(slug, public_id)
+    errors = FormErrors()
+    raw = ""
+    if activity.archived or activity.achievement_public_id is None:
+        abort(404)
+    if request.method == "POST":
+        raw = request.form.get("participants", "")
+        people = _participants(raw, errors)
+        if not errors:
+            from core.awarding import AwardRequest
+
+            service = badge_service()
+            awarded = already = 0
+            for email, name in people:
+                try:
+                    learner = service.learners.find_or_create(email=email, display_name=name)
+                    result = service.awarding.award(
+                        AwardRequest(
+                            learner_public_id=learner.public_id,
+                            achievement_public_id=activity.achievement_public_id,
+                            source_kind="organiser",
+                            source_event_id=f"{activity.public_id}:{email}",
+                            approved_by=user.email,
+                            recipient_email=email,
+                        )
+                    )
+                except BadgeBridgeError as problem:
+                    errors.add(f"_award_{email}", f"{email}: {problem.message}")
+                    continue
+                if result.created:
+                    awarded += 1
+                else:
+                    already += 1
+            message = ngettext("%(num)d badge awarded.", "%(num)d badges awarded.", awarded)
+            if already:
+                message += " " + ngettext(
+                    "%(num)d person already had this badge.",
+                    "%(num)d people already had this badge.",
+                    already,
+                )
+            flash(message, "success")
+            if not errors:
+                return cast(Response, redirect(url_for(".activities", slug=slug), code=303))
+    page = render_template(
+        "admin/confirm_participants.html",
+        activity=activity,
+        errors=errors,
+        participants=raw,
+        max_people=MAX_CONFIRMED_PARTICIPANTS,
+        **_issuer_context(slug),
+    )
+    return page, 400 if errors else 200
 
 
 # -- playlists -----------------------------------------------------------------------------------------

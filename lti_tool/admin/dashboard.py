@@ -195,7 +195,12 @@ def change_password() -> Response | str | tuple[str, int]:
         new = request.form.get("new_password", "")
         again = request.form.get("new_password_again", "")
         accounts = badge_service().accounts
-        if not current or accounts.authenticate(user.email, current) is None:
+        address = request.remote_addr or "unknown"
+        # The same throttle as the log-in page: a borrowed session must not guess the password.
+        if accounts.login_blocked(user.email, address) is not None:
+            errors.add("current_password", _("Too many wrong passwords. Try again later."))
+        elif not current or accounts.authenticate(user.email, current) is None:
+            accounts.record_login_failure(user.email, address)
             errors.add("current_password", _("Your current password is not right."))
         elif new != again:
             errors.add("new_password_again", _("The two new passwords differ."))
