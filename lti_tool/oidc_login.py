@@ -94,9 +94,30 @@ def init_oidc(app: Flask, settings: OidcSettings | None = None) -> None:
     app.register_blueprint(blueprint)
 
 
-def start() -> Response:
+def start() -> Response | tuple[str, int]:
     """Send the visitor to the identity provider."""
-    return cast(Response, _client().authorize_redirect(_callback_url()))
+    try:
+        return cast(Response, _client().authorize_redirect(_callback_url()))
+    except Exception as problem:  # the provider's discovery document could not be read
+        current_app.logger.warning("OpenID Connect provider unavailable: %r", problem)
+        return _failed_page()
+
+
+def _failed_page() -> tuple[str, int]:
+    page = render_template(
+        "auth/login.html",
+        next="",
+        email="",
+        errors={
+            "_oidc": _(
+                "Logging in through %(name)s did not work. Try again, or ask an administrator.",
+                name=_settings().display_name,
+            )
+        },
+        oidc_enabled=True,
+        oidc_name=_settings().display_name,
+    )
+    return page, 400
 
 
 def verified_claims() -> dict[str, Any]:
@@ -132,20 +153,7 @@ def callback() -> Response | tuple[str, int]:
             name=claims.get("name"),
         )
     except BadgeBridgeError:
-        page = render_template(
-            "auth/login.html",
-            next="",
-            email="",
-            errors={
-                "_oidc": _(
-                    "Logging in through %(name)s did not work. Try again, or ask an administrator.",
-                    name=_settings().display_name,
-                )
-            },
-            oidc_enabled=True,
-            oidc_name=_settings().display_name,
-        )
-        return page, 400
+        return _failed_page()
     start_session(user)
     flash(_("You are logged in as %(name)s.", name=user.name), "success")
     return cast(Response, redirect(url_for(HOME_ENDPOINT)))

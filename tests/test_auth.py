@@ -647,3 +647,23 @@ def test_the_current_password_check_is_throttled_too(site: OrganiserSite) -> Non
     assert response.status_code == 400
     assert "Too many wrong passwords. Try again later." in response.get_data(as_text=True)
     assert site.service.accounts.authenticate(UTRECHT_ORGANISER, PASSWORD) is not None
+
+
+def test_an_unreachable_provider_gives_a_readable_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("BADGEBRIDGE_OIDC_ISSUER", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("BADGEBRIDGE_OIDC_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("BADGEBRIDGE_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+    built = build_site(tmp_path)
+    try:
+        response = built.client().get("/login/oidc")
+        assert response.status_code == 400
+        assert "did not work" in response.get_data(as_text=True)
+    finally:
+        built.service.engine.dispose()
