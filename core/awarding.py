@@ -66,6 +66,8 @@ class AwardRequest:
     approved_by: str | None = None
     recipient_email: str | None = None
     lms_context: dict[str, Any] | None = None
+    #: further OB 3.0 Evidence objects for the credential (e.g. a bulk CSV row's link or text)
+    evidence_items: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ class Awarding:
 
             activity = session.get(ActivityRecord, evidence.activity_id)
             evidence_objects = [evidence_json(evidence, activity)]
+        if request.evidence_items:
+            evidence_objects = [*(evidence_objects or []), *request.evidence_items]
         credential = self._service.issue_in_session(
             session,
             issuer,

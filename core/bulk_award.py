@@ -511,6 +511,7 @@ class BulkAwards:
                         source_event_id=f"{public_id}:{row.row}",
                         approved_by=job.created_by,
                         recipient_email=row.email,
+                        evidence_items=tuple(row.evidence()),
                     )
                 )
             except BadgeBridgeError as problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 from pathlib import Path
@@ -18,6 +19,7 @@ from lti_tool.auth import init_auth
 from lti_tool.csrf import CsrfTokenInvalid, csrf_token
 from lti_tool.i18n import gettext as _
 from lti_tool.i18n import init_i18n, lazy_gettext
+from lti_tool.learner import learner_pages
 from lti_tool.negotiation import problem_response, wants_machine_readable
 from lti_tool.web import SERVICE_EXTENSION, pages
 
@@ -25,6 +27,7 @@ from lti_tool.web import SERVICE_EXTENSION, pages
 FORM_OVERHEAD_BYTES = 64 * 1024
 SECRET_KEY_FILE_NAME = "session-secret"  # noqa: S105 (a file name, not a secret)
 SECRET_KEY_ENV = "BADGEBRIDGE_SECRET_KEY"  # noqa: S105 (a variable name, not a secret)
+PROXY_FIX_ENV = "BADGEBRIDGE_PROXY_FIX"
 
 # No script runs on these pages; styles and images come from this site only.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -49,6 +52,9 @@ SECURITY_HEADERS = {
 def create_app(settings: Settings | None = None, service: BadgeService | None = None) -> Flask:
     """The web app over ``service`` (by default a service on ``settings``, themselves read from
     the environment, fetching through the guarded HTTP client). Migrates the database."""
+    # A service built here is the production path (`badgebridge serve`, gunicorn): it also
+    # delivers follow-ups. An injected service (tests, embedding) runs its outbox itself.
+    deliver_follow_ups = service is None
     if service is None:
         from core.guarded_http import GuardedHttpClient
 
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None, service: BadgeService | None = 
     init_i18n(app)
     app.register_blueprint(pages)
     init_auth(app)
+    app.register_blueprint(learner_pages)
     for blueprint in ADMIN_BLUEPRINTS:
         app.register_blueprint(blueprint)
     from lti_tool.api import init_apis
@@ -82,6 +89,17 @@ def create_app(settings: Settings | None = None, service: BadgeService | None = 
     app.register_error_handler(BadgeBridgeError, _badge_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    if os.environ.get(PROXY_FIX_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        # Behind one reverse proxy: trust its X-Forwarded-For/Proto/Host (https URLs for OAuth
+        # and LTI, the client address for log-in throttling).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    if deliver_follow_ups:
+        from core.workers import start_outbox_delivery
+
+        delivery = start_outbox_delivery(service)
+        atexit.register(delivery.stop)
     return app
 
 
