@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from core.awarding import Awarding
     from core.catalogue import Catalogue
     from core.evidence import EvidenceReview
+    from core.learner_badges import LearnerBadges
     from core.learners import LearnerDirectory
     from core.outbox import Outbox
 
@@ -225,6 +226,14 @@ class BadgeService:
         from core.awarding import Awarding
 
         return Awarding(self)
+
+    @functools.cached_property
+    def learner_badges(self) -> LearnerBadges:
+        """Credentials as their holders and the public see them: share settings, evidence,
+        a learner's own badges and erasure with their account."""
+        from core.learner_badges import LearnerBadges
+
+        return LearnerBadges(self)
 
     @functools.cached_property
     def outbox(self) -> Outbox:

@@ -1,4 +1,6 @@
-"""The public pages: home, verify, issuer profiles and their keys, status lists, credentials.
+"""The public pages: home, verify, issuer profiles and their keys, status lists, credentials
+(page, downloads, baked image, certificate, evidence files); the catalogue's pages are in
+:mod:`lti_tool.catalogue_pages`, on the same blueprint.
 
 Views translate HTTP to :class:`core.service.BadgeService` calls and back; every decision about
 badges, keys and status lives in :mod:`core`.
@@ -8,18 +10,34 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, NoReturn, cast
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
+from core.accounts import UserView
 from core.did import did_web_from_url
 from core.errors import InvalidInput, KeyProblem, NotFound
 from core.json_input import parse_json_object
 from core.keys import VerificationKey, controller_document, public_jwks
+from core.learner_badges import CredentialFacts
 from core.limits import MAX_IMAGE_BYTES
 from core.proofs.vc_jwt import peek_jwt_payload
-from core.service import BadgeService
+from core.service import BadgeService, IssuedCredential
+from lti_tool.badge_images import badge_svg, baked_badge_png
+from lti_tool.credential_display import (
+    achievement_of,
+    credential_json,
+    criteria_of,
+    evidence_of,
+    image_url_of,
+    levels,
+    linkedin_url,
+    parse_timestamp,
+    skill_groups,
+)
 from lti_tool.csrf import is_simple_form_request, require_csrf_token
+from lti_tool.i18n import N_, current_locale
+from lti_tool.i18n import gettext as _
 from lti_tool.negotiation import (
     HTML,
     JSON,
@@ -43,6 +61,8 @@ KEYS_CACHE_CONTROL = "public, max-age=300"
 DID_JSON = "application/did+json"
 DID_JSON_LD = "application/did+ld+json"
 STATUS_LIST_CACHE_CONTROL = "public, max-age=60"
+#: The issuer page lists this many upcoming activities (the activities page has them all).
+ISSUER_ACTIVITIES_SHOWN = 20
 
 
 def badge_service() -> BadgeService:
@@ -60,8 +80,18 @@ def _labels() -> dict[str, Any]:
 
 @pages.get("/")
 def home() -> str:
-    """What badgebridge is, the issuers here, and the way to the verify page."""
-    return render_template("home.html", issuers=badge_service().list_issuers())
+    """What badgebridge is, the issuers here, the ways to activities, to the verify page and
+    (for people who earn badges) to their own badges."""
+    service = badge_service()
+    user = signed_in_user()
+    holds_badges = (
+        user is not None and service.learner_badges.learner_of_account(user.id) is not None
+    )
+    return render_template(
+        "home.html",
+        issuers=service.catalogue.organisations(),
+        holds_badges=holds_badges,
+    )
 
 
 # -- verify -----------------------------------------------------------------------------------
@@ -146,6 +176,19 @@ def verify() -> Response | str | tuple[str, int]:
             recipient=request.form.get("recipient", ""),
         )
         return page, 400
+    if private_credential_url(posted.data):
+        # Verifying the address would show what its holder keeps private.
+        message = _(CREDENTIAL_NOT_FOUND)
+        if wants_machine_readable() or not form_post:
+            return problem_response(404, CREDENTIAL_NOT_FOUND)
+        page = render_template(
+            "verify.html",
+            report=None,
+            error=message,
+            pasted=posted.pasted,
+            recipient=posted.recipient or "",
+        )
+        return page, 404
     report = badge_service().verify(posted.data, recipient=posted.recipient)
     if wants_machine_readable() or not form_post:
         return json_response(report.as_dict())
@@ -163,17 +206,24 @@ def verify() -> Response | str | tuple[str, int]:
 
 @pages.get("/issuers/<slug>")
 def issuer(slug: str) -> Response | str:
-    """The issuer's profile: a page for people, the JSON-LD Profile for programs."""
+    """The issuer's profile: a page for people (with its Quality Label, achievements,
+    activities and playlists), the JSON-LD Profile for programs."""
     service = badge_service()
     kind = preferred(HTML, JSON_LD, JSON)
     if kind != HTML:
         return json_response(service.issuer_profile(slug), mimetype=kind)
+    catalogue = service.catalogue
     response = Response(
         render_template(
             "issuer.html",
             issuer=service.get_issuer(slug),
+            organisation=catalogue.organisation(slug),
             keys=service.list_keys(slug),
             did=_issuer_did(slug, required=False),
+            achievements=catalogue.list_achievements(slug),
+            activities=catalogue.search_activities(issuer_slug=slug, limit=ISSUER_ACTIVITIES_SHOWN),
+            playlists=catalogue.list_playlists(slug),
+            endorsements=catalogue.endorsements_of("issuer", slug),
         )
     )
     response.vary.add("Accept")
@@ -241,6 +291,159 @@ def status_list(list_id: int) -> Response:
 
 # -- credentials ------------------------------------------------------------------------------
 
+#: Who looks at a credential: its holder, the issuer's people, or anyone else.
+Viewer = Literal["holder", "organiser", "public"]
+#: Accounts that act for an issuer (learner accounts do not).
+STAFF_ROLES = ("admin", "organiser", "reviewer")
+#: The same words for a credential that does not exist and one its holder keeps private, so
+#: the page does not tell which.
+CREDENTIAL_NOT_FOUND = N_(
+    "No public badge at this address was issued here: it does not exist, or its holder has "
+    "made it private."
+)
+
+
+@dataclass(frozen=True)
+class ShownCredential:
+    """A credential the current visitor may see, and who they are to it."""
+
+    token: str
+    facts: CredentialFacts
+    viewer: Viewer
+
+
+def signed_in_user() -> UserView | None:
+    """The logged-in account, if any (imported late: :mod:`lti_tool.auth` imports this module)."""
+    from lti_tool.auth import current_user
+
+    return current_user()
+
+
+def viewer_of(facts: CredentialFacts) -> Viewer:
+    """The holder (their learner account), the issuer's people, or the public."""
+    user = signed_in_user()
+    if user is None:
+        return "public"
+    if facts.learner_public_id is not None:
+        holder = badge_service().learner_badges.learner_of_account(user.id)
+        if holder == facts.learner_public_id:
+            return "holder"
+    if user.role in STAFF_ROLES and user.can_act_for(facts.issuer_slug):
+        return "organiser"
+    return "public"
+
+
+def not_found(title: str, message: str, machine_message: str | None = None) -> NoReturn:
+    """End the request with a 404 page (or problem+json) that says ``message``."""
+    if wants_machine_readable():
+        abort(problem_response(404, machine_message or message))
+    page = render_template("error.html", status=404, title=title, message=message)
+    abort(Response(page, status=404, mimetype=HTML))
+
+
+def shown_credential(token: str) -> ShownCredential:
+    """The credential at ``/credentials/<token>`` when this visitor may see it; a 404 page
+    for an unknown credential and for a private one seen by anyone but its holder and the
+    issuer's people."""
+    service = badge_service()
+    try:
+        facts = service.learner_badges.credential_facts(service.credential_url(token))
+    except NotFound:
+        facts = None
+    viewer = viewer_of(facts) if facts is not None else "public"
+    if facts is None or (not facts.is_public and viewer == "public"):
+        not_found(_("Badge not found"), _(CREDENTIAL_NOT_FOUND), CREDENTIAL_NOT_FOUND)
+    return ShownCredential(token, facts, viewer)
+
+
+def _keep_private(response: Response, shown: ShownCredential) -> Response:
+    # A private credential is served only to people logged in: no shared cache may keep it.
+    if not shown.facts.is_public:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@dataclass(frozen=True)
+class BadgePicture:
+    """What a badge looks like: its name and the achievement image's address, if any."""
+
+    name: str
+    image_url: str | None
+
+
+def badge_picture(facts: CredentialFacts, document: dict[str, Any]) -> BadgePicture:
+    """The catalogue achievement's current image, else the one the credential names."""
+    achievement = achievement_of(document)
+    name = summarise(document).name or _text_or(achievement.get("name"), "Badge")
+    image_url = None
+    if facts.achievement_public_id is not None:
+        try:
+            image_url = badge_service().catalogue.get_achievement(facts.achievement_public_id).image
+        except NotFound:
+            image_url = None
+    return BadgePicture(name, image_url or image_url_of(achievement))
+
+
+def _text_or(value: Any, default: str) -> str:
+    return value.strip() if isinstance(value, str) and value.strip() else default
+
+
+def credential_values(shown: ShownCredential) -> dict[str, Any]:
+    """What the credential page and the certificate show (besides the verification report)."""
+    service = badge_service()
+    facts = shown.facts
+    document = credential_json(facts.text, facts.proof_format)
+    achievement = achievement_of(document)
+    summary = summarise(document)
+    picture = badge_picture(facts, document)
+    catalogue_achievement = None
+    if facts.achievement_public_id is not None:
+        try:
+            catalogue_achievement = service.catalogue.get_achievement(facts.achievement_public_id)
+        except NotFound:
+            catalogue_achievement = None
+    organisation = service.catalogue.organisation(facts.issuer_slug)
+    issued = parse_timestamp(document.get("validFrom")) or facts.issued_at
+    expires = parse_timestamp(document.get("validUntil"))
+    narrative, criteria_url = criteria_of(achievement)
+    issuer_name = summary.issuer_name or organisation.name
+    return {
+        "token": shown.token,
+        "facts": facts,
+        "viewer": shown.viewer,
+        "credential_id": facts.credential_id,
+        "proof_format": facts.proof_format,
+        "badge_name": picture.name,
+        "has_image": picture.image_url is not None,
+        "badge_svg": badge_svg(picture.name, element_id="badge-art"),
+        "achievement": achievement,
+        "achievement_type": _text_or(achievement.get("achievementType"), ""),
+        "catalogue_achievement": catalogue_achievement,
+        "criteria_narrative": narrative,
+        "criteria_url": criteria_url,
+        "skill_groups": skill_groups(achievement, current_locale()),
+        "levels": levels(achievement),
+        "organisation": organisation,
+        "issuer_name": issuer_name,
+        "issued": issued,
+        "expires": expires,
+        "evidence": evidence_of(document),
+        "evidence_files": (
+            [e for e in facts.evidence if e.kind == "file"] if shown.viewer != "public" else []
+        ),
+        "linkedin_url": linkedin_url(
+            name=picture.name,
+            organisation=issuer_name,
+            issued=issued,
+            credential_url=facts.credential_id,
+            credential_token=shown.token,
+            expires=expires,
+        ),
+        "download_url": url_for("pages.credential_download", token=shown.token),
+        "badge_png_url": url_for("pages.credential_badge_png", token=shown.token),
+        "certificate_url": url_for("pages.credential_certificate", token=shown.token),
+    }
+
 
 def _credential_summary_source(document: dict[str, Any] | str) -> Any:
     """The JSON to summarise: the credential, or a JWT's payload (the VC itself, or under
@@ -256,42 +459,90 @@ def _credential_summary_source(document: dict[str, Any] | str) -> Any:
 
 
 @pages.get("/credentials/<token>")
-def credential(token: str) -> Response | str:
-    """A credential issued here: its page with a live verification report, or the credential
-    itself (JSON, or the JWT) for programs."""
-    service = badge_service()
-    issued = service.get_credential(service.credential_url(token))
-    is_jwt = issued.proof_format == "jwt"
-    offered = (HTML, VC_JWT, JWT) if is_jwt else (HTML, VC_JSON_LD, JSON_LD, JSON)
+def credential(token: str) -> Response:
+    """A credential issued here: its page (badge, achievement, skills, issuer, evidence, the
+    live verification report, downloads), or the credential itself (JSON, or the JWT) for
+    programs. Private credentials only for their holder and the issuer's people."""
+    shown = shown_credential(token)
+    facts = shown.facts
+    offered = (
+        (HTML, VC_JWT, JWT) if facts.proof_format == "jwt" else (HTML, VC_JSON_LD, JSON_LD, JSON)
+    )
     kind = preferred(*offered)
     if kind != HTML:
-        return _credential_body(issued.text, kind, attachment=None)
-    report = service.verify(issued.text)
+        return _keep_private(_credential_body(facts.text, kind, attachment=None), shown)
+    report = badge_service().verify(facts.text)
     summary = report_summary(report)
     if summary.name is None:
+        issued = IssuedCredential(facts.credential_id, facts.proof_format, facts.text)
         summary = summarise(_credential_summary_source(issued.document))
     response = Response(
         render_template(
-            "credential.html",
-            credential_id=issued.credential_id,
-            proof_format=issued.proof_format,
-            report=report,
-            summary=summary,
-            download_url=url_for("pages.credential_download", token=token),
+            "credential.html", report=report, summary=summary, **credential_values(shown)
         )
     )
     response.vary.add("Accept")
-    return response
+    return _keep_private(response, shown)
 
 
 @pages.get("/credentials/<token>/download")
 def credential_download(token: str) -> Response:
     """The credential as a file: ``badge-<token>.json`` or ``badge-<token>.jwt``."""
-    service = badge_service()
-    issued = service.get_credential(service.credential_url(token))
-    if issued.proof_format == "jwt":
-        return _credential_body(issued.text, VC_JWT, attachment=f"badge-{token}.jwt")
-    return _credential_body(issued.text, VC_JSON_LD, attachment=f"badge-{token}.json")
+    shown = shown_credential(token)
+    if shown.facts.proof_format == "jwt":
+        response = _credential_body(shown.facts.text, VC_JWT, attachment=f"badge-{token}.jwt")
+    else:
+        response = _credential_body(shown.facts.text, VC_JSON_LD, attachment=f"badge-{token}.json")
+    return _keep_private(response, shown)
+
+
+@pages.get("/credentials/<token>/badge.png")
+def credential_badge_png(token: str) -> Response:
+    """The badge image with the credential baked in (Open Badges 3.0 PNG baking): the
+    achievement's PNG, or a generated badge."""
+    shown = shown_credential(token)
+    facts = shown.facts
+    picture = badge_picture(facts, credential_json(facts.text, facts.proof_format))
+    png = baked_badge_png(badge_service(), picture.name, picture.image_url, facts.text)
+    response = Response(png, mimetype="image/png")
+    response.headers.set("Content-Disposition", "attachment", filename=f"badge-{token}.png")
+    return _keep_private(response, shown)
+
+
+@pages.get("/credentials/<token>/certificate")
+def credential_certificate(token: str) -> Response:
+    """A printable certificate (A4) of the credential, with the address to check it."""
+    shown = shown_credential(token)
+    values = credential_values(shown)
+    holder_name = None
+    if shown.viewer != "public" and shown.facts.learner_public_id is not None:
+        holder_name = badge_service().learners.get(shown.facts.learner_public_id).display_name
+    report = badge_service().verify(shown.facts.text)
+    page = render_template("certificate.html", report=report, holder_name=holder_name, **values)
+    return _keep_private(Response(page), shown)
+
+
+@pages.get("/credentials/<token>/evidence/<evidence_id>")
+def credential_evidence_file(token: str, evidence_id: str) -> Response:
+    """A file handed in as evidence for the credential: only for its holder and the issuer's
+    people, always as a download."""
+    shown = shown_credential(token)
+    allowed = shown.viewer != "public" and any(
+        e.public_id == evidence_id and e.kind == "file" for e in shown.facts.evidence
+    )
+    if not allowed:
+        not_found(
+            _("File not found"),
+            _("There is no evidence file at this address that you may see."),
+            "There is no evidence file at this address that you may see.",
+        )
+    evidence_file = badge_service().evidence.file(evidence_id)
+    response = Response(
+        evidence_file.data, mimetype=evidence_file.media_type or "application/octet-stream"
+    )
+    response.headers.set("Content-Disposition", "attachment", filename=evidence_file.name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _credential_body(text: str, mimetype: str, *, attachment: str | None) -> Response:
@@ -300,3 +551,23 @@ def _credential_body(text: str, mimetype: str, *, attachment: str | None) -> Res
     if attachment is not None:
         response.headers.set("Content-Disposition", "attachment", filename=attachment)
     return response
+
+
+def private_credential_url(data: bytes | str) -> bool:
+    """Whether ``data`` is the address of a credential issued here that this visitor may not
+    see (verifying it would show its contents)."""
+    if not isinstance(data, str):
+        return False
+    service = badge_service()
+    text = data.strip()
+    if not text.startswith(service.credential_url("")):
+        return False
+    try:
+        facts = service.learner_badges.credential_facts(text)
+    except NotFound:
+        return False
+    return not facts.is_public and viewer_of(facts) == "public"
+
+
+# The catalogue's public pages (achievements, activities, playlists) are views of this blueprint.
+from lti_tool import catalogue_pages  # noqa: E402,F401  (registers its views on `pages`)
