@@ -18,7 +18,9 @@ from core.catalogue import ActivityView
 
 MAP_WIDTH: Final = 640
 MAP_HEIGHT: Final = 400
-MAP_PADDING: Final = 36
+#: Room around the outermost markers (wider sideways, for the place names beside them).
+MAP_PADDING_X: Final = 110
+MAP_PADDING_Y: Final = 48
 #: Smallest area shown (degrees of latitude), so one activity is not drawn at infinite zoom.
 MIN_SPAN_DEGREES: Final = 0.02
 #: Markers closer than this (pixels) are spread around their common centre.
@@ -38,6 +40,8 @@ class MapMarker:
     place: str | None
     #: whether this marker carries the place's name on the map (once per place)
     label_place: bool
+    #: the name goes left of markers in the map's right part, so it stays inside the map
+    label_left: bool
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def _project(
     ys = [-lat for lat in latitudes]
     span_x = max(max(xs) - min(xs), MIN_SPAN_DEGREES)
     span_y = max(max(ys) - min(ys), MIN_SPAN_DEGREES)
-    scale = min((width - 2 * MAP_PADDING) / span_x, (height - 2 * MAP_PADDING) / span_y)
+    scale = min((width - 2 * MAP_PADDING_X) / span_x, (height - 2 * MAP_PADDING_Y) / span_y)
     centre_x = (max(xs) + min(xs)) / 2
     centre_y = (max(ys) + min(ys)) / 2
     return [
@@ -132,6 +136,7 @@ def city_maps(
                     title=activity.title,
                     place=place,
                     label_place=bool(place) and place not in labelled,
+                    label_left=x > width * 0.6,
                 )
             )
             if place:

@@ -15,6 +15,7 @@ from typing import Any, Literal, NoReturn, cast
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 from core.accounts import UserView
+from core.catalogue import AchievementView
 from core.did import did_web_from_url
 from core.errors import InvalidInput, KeyProblem, NotFound
 from core.json_input import parse_json_object
@@ -371,16 +372,22 @@ class BadgePicture:
     image_url: str | None
 
 
-def badge_picture(facts: CredentialFacts, document: dict[str, Any]) -> BadgePicture:
+def catalogue_achievement_of(facts: CredentialFacts) -> AchievementView | None:
+    """The catalogue achievement the credential was issued for (None for credentials issued
+    without the catalogue)."""
+    if facts.achievement_public_id is None:
+        return None
+    try:
+        return badge_service().catalogue.get_achievement(facts.achievement_public_id)
+    except NotFound:
+        return None
+
+
+def badge_picture(document: dict[str, Any], catalogue: AchievementView | None) -> BadgePicture:
     """The catalogue achievement's current image, else the one the credential names."""
     achievement = achievement_of(document)
-    name = summarise(document).name or _text_or(achievement.get("name"), "Badge")
-    image_url = None
-    if facts.achievement_public_id is not None:
-        try:
-            image_url = badge_service().catalogue.get_achievement(facts.achievement_public_id).image
-        except NotFound:
-            image_url = None
+    name = summarise(document).name or _text_or(achievement.get("name"), _("Badge"))
+    image_url = catalogue.image if catalogue is not None else None
     return BadgePicture(name, image_url or image_url_of(achievement))
 
 
@@ -395,13 +402,8 @@ def credential_values(shown: ShownCredential) -> dict[str, Any]:
     document = credential_json(facts.text, facts.proof_format)
     achievement = achievement_of(document)
     summary = summarise(document)
-    picture = badge_picture(facts, document)
-    catalogue_achievement = None
-    if facts.achievement_public_id is not None:
-        try:
-            catalogue_achievement = service.catalogue.get_achievement(facts.achievement_public_id)
-        except NotFound:
-            catalogue_achievement = None
+    catalogue_achievement = catalogue_achievement_of(facts)
+    picture = badge_picture(document, catalogue_achievement)
     organisation = service.catalogue.organisation(facts.issuer_slug)
     issued = parse_timestamp(document.get("validFrom")) or facts.issued_at
     expires = parse_timestamp(document.get("validUntil"))
@@ -502,7 +504,8 @@ def credential_badge_png(token: str) -> Response:
     achievement's PNG, or a generated badge."""
     shown = shown_credential(token)
     facts = shown.facts
-    picture = badge_picture(facts, credential_json(facts.text, facts.proof_format))
+    document = credential_json(facts.text, facts.proof_format)
+    picture = badge_picture(document, catalogue_achievement_of(facts))
     png = baked_badge_png(badge_service(), picture.name, picture.image_url, facts.text)
     response = Response(png, mimetype="image/png")
     response.headers.set("Content-Disposition", "attachment", filename=f"badge-{token}.png")

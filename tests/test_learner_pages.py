@@ -19,6 +19,13 @@ from lti_tool import learner as learner_module
 from tests.badge_site import ORGANISER, BadgeSite, build_site, token_of
 from tests.organiser_site import PASSWORD, csrf_token, log_in, visible_text
 
+OTHER_BADGE = {
+    "type": ["Achievement"],
+    "name": "Buurtcoach",
+    "description": "Coached three neighbours.",
+    "criteria": {"narrative": "Coach three neighbours."},
+}
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BadgeSite]:
@@ -187,6 +194,8 @@ def test_export_holds_every_badge_its_baked_image_evidence_and_a_readme(
     site.service.evidence.submit(
         learner.public_id, site.walk_activity, file_name="route.txt", file_data=b"My walk route."
     )
+    kept = site.service.issue("utrecht", OTHER_BADGE, "lotte@elsewhere.example")
+    site.service.held_credentials.upsert(learner.user_id, kept.text)
     holder = site.logged_in(learner.login)
     archive = _export(holder)
     names = archive.namelist()
@@ -203,6 +212,7 @@ def test_export_holds_every_badge_its_baked_image_evidence_and_a_readme(
     assert {e["kind"] for e in evidence} == {"text", "file"}
     file_entry = next(e for e in evidence if e["kind"] == "file")
     assert archive.read(file_entry["file"]) == b"My walk route."
+    assert archive.read("backpack/001.json").decode() == kept.text
     about = json.loads(archive.read("about-you.json"))
     assert about["learner"] == learner.public_id
     assert {i["value"] for i in about["identifiers"]} == {f"learner{_count}@example.org"}
@@ -285,6 +295,8 @@ def test_deletion_needs_the_confirmation(site: BadgeSite, learner: Learner) -> N
 def test_deletion_erases_the_learner_revokes_their_badges_and_logs_them_out(
     site: BadgeSite, learner: Learner
 ) -> None:
+    kept = site.service.issue("utrecht", OTHER_BADGE, "lotte@elsewhere.example")
+    site.service.held_credentials.upsert(learner.user_id, kept.text)
     holder = site.logged_in(learner.login)
     exported = _export(holder).read("badges/001-stadsfotograaf/credential.json").decode()
     token = csrf_token(holder, "/me/delete")
@@ -297,6 +309,7 @@ def test_deletion_erases_the_learner_revokes_their_badges_and_logs_them_out(
 
     assert site.service.learners.get(learner.public_id).deleted
     assert site.service.accounts.find_user(learner.login) is None
+    assert site.service.held_credentials.page(learner.user_id).total == 0
     failed = log_in(site.client(), learner.login, PASSWORD)
     assert failed.status_code == 401
     # the copy taken before deleting no longer verifies: its status says revoked

@@ -83,6 +83,7 @@ def _href(page: str, element_id: str) -> str:
                 "linkedin": "Add to LinkedIn profile",
                 "certificate": "Printable certificate",
                 "valid": "Valid",
+                "level": "EQF level 3",
             },
         ),
         (
@@ -94,6 +95,7 @@ def _href(page: str, element_id: str) -> str:
                 "linkedin": "Toevoegen aan LinkedIn-profiel",
                 "certificate": "Certificaat om af te drukken",
                 "valid": "Geldig",
+                "level": "EQF-niveau 3",
             },
         ),
     ],
@@ -115,7 +117,7 @@ def test_credential_page_shows_badge_skills_issuer_evidence_report_and_downloads
     assert "<h3>SLO 21e-eeuwse vaardigheden</h3>" in page
     assert words["slo"] in text
     assert "Developing digital content" in text
-    assert "EQF level 3" in text
+    assert words["level"] in text
     assert words["quality"] in text
     assert words["criteria"] in text
     # the approved evidence, as the credential states it
