@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, cast, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -556,6 +556,38 @@ def _level(value: object, what: str, *, entry: bool) -> int | str | None:
         extra = " or 'entry'" if entry else ""
         raise InvalidInput(f"The {what} must be a level from 1 to 8{extra}.")
     return value
+
+
+def _playlist_steps(steps: object) -> Sequence[PlaylistStepSpec]:
+    """A playlist's steps, checked for shape: a non-empty list of at most ``STEPS_MAX`` specs."""
+    if isinstance(steps, str) or not isinstance(steps, Sequence):
+        raise InvalidInput("Give the playlist's steps as a list.")
+    if not steps:
+        raise InvalidInput("A playlist needs at least one step.")
+    if len(steps) > STEPS_MAX:
+        raise InvalidInput(f"A playlist has at most {STEPS_MAX} steps.")
+    for spec in steps:
+        if not isinstance(spec, PlaylistStepSpec):
+            raise InvalidInput("Each playlist step must be a PlaylistStepSpec.")
+    return steps
+
+
+def _required_count(rule: str, required_count: object, step_count: int) -> int | None:
+    """The number of steps the rule needs as stored: None for ``all``, 1..``step_count`` for
+    ``n_of_m``."""
+    if rule == "all":
+        if required_count is not None:
+            raise InvalidInput("A number of required steps only applies to the 'n_of_m' rule.")
+        return None
+    if (
+        isinstance(required_count, bool)
+        or not isinstance(required_count, int)
+        or not 1 <= required_count <= step_count
+    ):
+        raise InvalidInput(
+            f"The 'n_of_m' rule needs a number of required steps from 1 to {step_count}."
+        )
+    return required_count
 
 
 def _microcredential(value: object) -> MicroCredentialElements | None:
@@ -1426,26 +1458,8 @@ class Catalogue:
         title_text = _required_text(title, "title", maximum=NAME_MAX, single_line=True)
         description_text = _text(description, "description", maximum=TEXT_MAX) or ""
         rule = _choice(rule, "playlist rule", PLAYLIST_RULES)
-        if isinstance(steps, str) or not isinstance(steps, Sequence):
-            raise InvalidInput("Give the playlist's steps as a list.")
-        if not steps:
-            raise InvalidInput("A playlist needs at least one step.")
-        if len(steps) > STEPS_MAX:
-            raise InvalidInput(f"A playlist has at most {STEPS_MAX} steps.")
-        if rule == "all":
-            if required_count is not None:
-                raise InvalidInput("A number of required steps only applies to the 'n_of_m' rule.")
-        elif (
-            isinstance(required_count, bool)
-            or not isinstance(required_count, int)
-            or not 1 <= required_count <= len(steps)
-        ):
-            raise InvalidInput(
-                f"The 'n_of_m' rule needs a number of required steps from 1 to {len(steps)}."
-            )
-        for spec in steps:
-            if not isinstance(spec, PlaylistStepSpec):
-                raise InvalidInput("Each playlist step must be a PlaylistStepSpec.")
+        steps = _playlist_steps(steps)
+        required_count = _required_count(rule, required_count, len(steps))
         with self._service.transaction() as session:
             issuer = self._service._issuer(session, issuer_slug)
             badge = self._achievement_record(session, achievement_public_id)
@@ -1466,22 +1480,102 @@ class Catalogue:
             )
             session.add(playlist)
             session.flush()
-            seen: dict[object, int] = {}
-            for position, spec in enumerate(steps, start=1):
-                step = self._step_record(session, spec, position, badge)
-                step.playlist_id = playlist.id
-                key: object = step.external_achievement_id or step.achievement_id
-                if step.activity_id is not None:
-                    activity = session.get(ActivityRecord, step.activity_id)
-                    key = activity.achievement_id if activity else step.activity_id
-                if key in seen:
-                    raise InvalidInput(
-                        f"Steps {seen[key]} and {position} are completed by the same achievement."
+            self._add_steps(session, playlist, badge, steps)
+            return self._playlist_views(session, [(playlist, issuer, badge)])[0]
+
+    def update_playlist(
+        self,
+        public_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        steps: Sequence[PlaylistStepSpec] | None = None,
+        rule: str | None = None,
+        required_count: int | None = None,
+    ) -> PlaylistView:
+        """Change a playlist; what is left ``None`` stays as it is. Checked as
+        :meth:`create_playlist` checks a new one.
+
+        ``steps`` replaces every step: positions are rewritten from 1 in the order given, in
+        one transaction (a refused step leaves the playlist unchanged). Changing the rule to
+        ``"all"`` drops the number of required steps; ``"n_of_m"`` needs one, given here or
+        kept from before, from 1 to the number of steps. Archived playlists cannot be changed.
+        Learners are re-evaluated at their next award, not here.
+        """
+        title_text = (
+            None
+            if title is None
+            else _required_text(title, "title", maximum=NAME_MAX, single_line=True)
+        )
+        description_text = (
+            None
+            if description is None
+            else _text(description, "description", maximum=TEXT_MAX) or ""
+        )
+        new_rule = None if rule is None else _choice(rule, "playlist rule", PLAYLIST_RULES)
+        new_steps = None if steps is None else _playlist_steps(steps)
+        with self._service.transaction() as session:
+            row = session.execute(
+                self._playlist_query()
+                .where(PlaylistRecord.public_id == public_id)
+                .with_for_update(of=PlaylistRecord)
+            ).first()
+            if row is None:
+                raise NotFound(f"No playlist {public_id!r}.")
+            playlist, issuer, badge = row
+            if playlist.archived:
+                raise InvalidInput(f"The playlist {playlist.title!r} is archived.")
+            step_count = (
+                len(new_steps)
+                if new_steps is not None
+                else session.scalar(
+                    select(func.count(PlaylistStepRecord.id)).where(
+                        PlaylistStepRecord.playlist_id == playlist.id
                     )
-                seen[key] = position
-                session.add(step)
+                )
+                or 0
+            )
+            rule_now = new_rule if new_rule is not None else playlist.rule
+            if required_count is None and rule_now == "n_of_m" and playlist.rule == "n_of_m":
+                required_count = playlist.required_count
+            playlist.required_count = _required_count(rule_now, required_count, step_count)
+            playlist.rule = rule_now
+            if title_text is not None:
+                playlist.title = title_text
+            if description_text is not None:
+                playlist.description = description_text
+            if new_steps is not None:
+                # Deleted before the new rows go in: positions are unique per playlist.
+                session.execute(
+                    delete(PlaylistStepRecord).where(PlaylistStepRecord.playlist_id == playlist.id)
+                )
+                self._add_steps(session, playlist, badge, new_steps)
             session.flush()
             return self._playlist_views(session, [(playlist, issuer, badge)])[0]
+
+    def _add_steps(
+        self,
+        session: Session,
+        playlist: PlaylistRecord,
+        badge: AchievementRecord,
+        steps: Sequence[PlaylistStepSpec],
+    ) -> None:
+        """Insert ``steps`` at positions 1..n; no two may be completed by one achievement."""
+        seen: dict[object, int] = {}
+        for position, spec in enumerate(steps, start=1):
+            step = self._step_record(session, spec, position, badge)
+            step.playlist_id = playlist.id
+            key: object = step.external_achievement_id or step.achievement_id
+            if step.activity_id is not None:
+                activity = session.get(ActivityRecord, step.activity_id)
+                key = activity.achievement_id if activity else step.activity_id
+            if key in seen:
+                raise InvalidInput(
+                    f"Steps {seen[key]} and {position} are completed by the same achievement."
+                )
+            seen[key] = position
+            session.add(step)
+        session.flush()
 
     def _step_record(
         self,

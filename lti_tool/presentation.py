@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.report import CheckStatus, VerificationReport
+from core.report import Check, CheckStatus, VerificationReport
+from lti_tool.i18n import lazy_gettext
 
 #: Longest text shown for any one field (a hostile badge may carry megabytes of "name").
 MAX_SHOWN_CHARS = 500
@@ -29,6 +30,46 @@ FORMAT_LABELS = {
     "ob2": "Open Badges 2.0",
     "unknown": "Not recognised",
 }
+
+
+#: The titles of the verification checks (core words them in English), by check id: those of
+#: Open Badges 3.0 (:mod:`core.verification`) and of Open Badges 2.0
+#: (:mod:`core.ob2_verification`).
+CHECK_TITLES: dict[str, Any] = {
+    "input": lazy_gettext("Readable badge"),
+    "jwt": lazy_gettext("VC-JWT conventions"),
+    "schema": lazy_gettext("Open Badges 3.0 structure"),
+    "contexts": lazy_gettext("JSON-LD contexts"),
+    "proof": lazy_gettext("Signature"),
+    "issuer-key": lazy_gettext("Key belongs to the issuer"),
+    "validity": lazy_gettext("Validity period"),
+    "status": lazy_gettext("Not revoked or suspended"),
+    "recipient": lazy_gettext("Awarded to this person"),
+    "json": lazy_gettext("Readable assertion"),
+    "hosted_copy": lazy_gettext("Hosted copy from the issuer"),
+    "properties": lazy_gettext("Required properties"),
+    "badge_class": lazy_gettext("Badge class"),
+    "issuer": lazy_gettext("Issuer profile"),
+    "verification": lazy_gettext("Verification"),
+    "revocation": lazy_gettext("Not revoked"),
+    "dates": lazy_gettext("Dates"),
+}
+#: Checks whose core title says more than their id: the kind of signature, Open Badges 2.0's
+#: recipient check, a presentation's own checks.
+CHECK_TITLE_VARIANTS: dict[tuple[str, str], Any] = {
+    ("proof", "Signature (Data Integrity proof)"): lazy_gettext("Signature (Data Integrity proof)"),
+    ("proof", "Signature (VC-JWT)"): lazy_gettext("Signature (VC-JWT)"),
+    ("proof", "Holder's signature"): lazy_gettext("Holder's signature"),
+    ("recipient", "Recipient"): lazy_gettext("Recipient"),
+    ("input", "Readable presentation"): lazy_gettext("Readable presentation"),
+}
+
+
+def check_title(check: Check) -> str:
+    """The title of a verification check in the page's language; a check this module does
+    not know keeps the title core gave it."""
+    title = CHECK_TITLE_VARIANTS.get((check.id, check.title), CHECK_TITLES.get(check.id))
+    return check.title if title is None else str(title)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ PLAYLIST_RULE_LABELS = {
 }
 #: Empty step rows on a new playlist form (more with the "more steps" button).
 PLAYLIST_STEP_ROWS = 6
+#: Most step rows on a playlist form (a playlist has at most 100 steps).
+MAX_PLAYLIST_STEP_ROWS = 100
 MICROCREDENTIAL_TEXT_FIELDS = ("assessment_type", "quality_assurance", "prerequisites")
 
 
@@ -724,9 +726,14 @@ def playlist(slug: str, public_id: str) -> str:
     )
 
 
-def _step_choices(slug: str) -> dict[str, list[tuple[str, str]]]:
+def _step_choices(
+    slug: str, rows: list[dict[str, str]] | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """The activities and badges a step may be; a step of the playlist being edited that is
+    no longer offered (a past activity, an archived badge) stays a choice, so saving the form
+    does not drop it unnoticed."""
     catalogue = _catalogue()
-    return {
+    choices = {
         "activities": [
             (f"activity:{a.public_id}", a.title)
             for a in catalogue.search_activities(issuer_slug=slug)
@@ -736,6 +743,42 @@ def _step_choices(slug: str) -> dict[str, list[tuple[str, str]]]:
             for a in catalogue.list_achievements()
         ],
     }
+    offered = {value for values in choices.values() for value, _label in values}
+    for row in rows or ():
+        value = row.get("choice", "")
+        kind, _sep, _id = value.partition(":")
+        if value and value not in offered and kind in ("activity", "achievement"):
+            group = "activities" if kind == "activity" else "achievements"
+            choices[group].append((value, row.get("label") or row.get("title") or value))
+            offered.add(value)
+    return choices
+
+
+def _playlist_rows(playlist: PlaylistView) -> list[dict[str, str]]:
+    """The form rows of a playlist's steps, in order, and two empty rows to add steps."""
+    rows = []
+    for step in playlist.steps:
+        if step.kind == "activity" and step.activity_public_id:
+            choice, external = f"activity:{step.activity_public_id}", ""
+        elif step.kind == "achievement" and step.achievement_public_id:
+            choice, external = f"achievement:{step.achievement_public_id}", ""
+        else:
+            choice, external = "", step.external_achievement_id or ""
+        rows.append(
+            {
+                "order": str(step.position),
+                "choice": choice,
+                "external": external,
+                "title": step.title,
+                "label": step.title,
+            }
+        )
+    count = len(rows)
+    rows += [
+        {"order": str(count + i + 1), "choice": "", "external": "", "title": ""}
+        for i in range(min(2, MAX_PLAYLIST_STEP_ROWS - count))
+    ]
+    return rows
 
 
 def _read_steps(
@@ -795,33 +838,70 @@ def new_playlist(slug: str) -> Response | str | tuple[str, int]:
     """Add a playlist: its badge, its steps in order (the position numbers decide the order),
     and the rule: all steps, or N of them."""
     require_issuer_access(slug, "organiser")
+    return _playlist_form(slug, None)
+
+
+@blueprint.route("/playlists/<public_id>/edit", methods=["GET", "POST"])
+def edit_playlist(slug: str, public_id: str) -> Response | str | tuple[str, int]:
+    """Change a playlist's title, description, steps (all replaced by the form's, in the
+    order of their position numbers) and rule; its badge stays the same."""
+    require_issuer_access(slug, "organiser")
+    playlist = _own_playlist(slug, public_id)
+    if playlist.archived:
+        abort(404)
+    return _playlist_form(slug, playlist)
+
+
+def _playlist_form(slug: str, playlist: PlaylistView | None) -> Response | tuple[str, int]:
+    """The new-playlist form, or the edit form of ``playlist`` (the same fields, but the badge
+    cannot change), shown, shown again with more step rows, or sent."""
     errors = FormErrors()
-    row_count = PLAYLIST_STEP_ROWS
-    form: dict[str, Any] = {
-        "title": "",
-        "description": "",
-        "achievement": "",
-        "rule": "all",
-        "required_count": "",
-    }
-    rows = [
-        {"order": str(i + 1), "choice": "", "external": "", "title": ""} for i in range(row_count)
-    ]
+    if playlist is None:
+        form: dict[str, Any] = {
+            "title": "",
+            "description": "",
+            "achievement": "",
+            "rule": "all",
+            "required_count": "",
+        }
+        rows = [
+            {"order": str(i + 1), "choice": "", "external": "", "title": ""}
+            for i in range(PLAYLIST_STEP_ROWS)
+        ]
+    else:
+        form = {
+            "title": playlist.title,
+            "description": playlist.description,
+            "achievement": playlist.achievement_public_id,
+            "rule": playlist.rule,
+            "required_count": str(playlist.required_count) if playlist.rule == "n_of_m" else "",
+        }
+        rows = _playlist_rows(playlist)
     if request.method == "POST":
-        row_count = min(max(int(request.form.get("step_rows", PLAYLIST_STEP_ROWS) or 0), 1), 100)
+        try:
+            row_count = int(request.form.get("step_rows", PLAYLIST_STEP_ROWS) or 0)
+        except ValueError:
+            row_count = PLAYLIST_STEP_ROWS
+        row_count = min(max(row_count, 1), MAX_PLAYLIST_STEP_ROWS)
         form = {key: request.form.get(key, "").strip() for key in form}
+        if playlist is not None:
+            form["achievement"] = playlist.achievement_public_id
+        labels = {row["choice"]: row.get("label", "") for row in rows if row["choice"]}
         rows, steps = _read_steps(errors, row_count)
+        for row in rows:
+            row["label"] = labels.get(row["choice"], "")
         if "more_steps" in request.form:
             errors.clear()
             rows += [
                 {"order": str(row_count + i + 1), "choice": "", "external": "", "title": ""}
-                for i in range(4)
+                for i in range(min(4, MAX_PLAYLIST_STEP_ROWS - row_count))
             ]
-            return _playlist_page(slug, form, rows, errors, status=200)
+            return _playlist_page(slug, form, rows, errors, status=200, playlist=playlist)
         text("title", errors, label=_("Title"), required=True, limit=300)
-        own = {a.public_id for a in _catalogue().list_achievements(slug)}
-        if form["achievement"] not in own:
-            errors.add("achievement", _("Choose the badge the playlist awards."))
+        if playlist is None:
+            own = {a.public_id for a in _catalogue().list_achievements(slug)}
+            if form["achievement"] not in own:
+                errors.add("achievement", _("Choose the badge the playlist awards."))
         if not steps and not any(key.startswith("step_") for key in errors):
             errors.add("step_0_choice", _("Add at least one step."))
         required = None
@@ -837,30 +917,48 @@ def new_playlist(slug: str) -> Response | str | tuple[str, int]:
             errors.add("rule", _("Choose the rule."))
         if not errors:
             try:
-                created = _catalogue().create_playlist(
-                    slug,
-                    title=form["title"],
-                    description=form["description"],
-                    achievement_public_id=form["achievement"],
-                    steps=steps,
-                    rule=form["rule"],
-                    required_count=required,
-                )
+                if playlist is None:
+                    saved = _catalogue().create_playlist(
+                        slug,
+                        title=form["title"],
+                        description=form["description"],
+                        achievement_public_id=form["achievement"],
+                        steps=steps,
+                        rule=form["rule"],
+                        required_count=required,
+                    )
+                    message = _("The playlist %(title)s was added.", title=saved.title)
+                else:
+                    saved = _catalogue().update_playlist(
+                        playlist.public_id,
+                        title=form["title"],
+                        description=form["description"],
+                        steps=steps,
+                        rule=form["rule"],
+                        required_count=required,
+                    )
+                    message = _("The playlist %(title)s was saved.", title=saved.title)
             except BadgeBridgeError as problem:
                 _core_error(errors, problem)
             else:
-                flash(_("The playlist %(title)s was added.", title=created.title), "success")
+                flash(message, "success")
                 return cast(
                     Response,
-                    redirect(
-                        url_for(".playlist", slug=slug, public_id=created.public_id), code=303
-                    ),
+                    redirect(url_for(".playlist", slug=slug, public_id=saved.public_id), code=303),
                 )
-    return _playlist_page(slug, form, rows, errors, status=400 if errors else 200)
+    return _playlist_page(
+        slug, form, rows, errors, status=400 if errors else 200, playlist=playlist
+    )
 
 
 def _playlist_page(
-    slug: str, form: dict[str, Any], rows: list[dict[str, str]], errors: FormErrors, *, status: int
+    slug: str,
+    form: dict[str, Any],
+    rows: list[dict[str, str]],
+    errors: FormErrors,
+    *,
+    status: int,
+    playlist: PlaylistView | None = None,
 ) -> tuple[str, int]:
     own = _catalogue().list_achievements(slug)
     page = render_template(
@@ -868,9 +966,10 @@ def _playlist_page(
         form=form,
         rows=rows,
         errors=errors,
+        playlist=playlist,
         achievements=[("", _("Choose a badge"))] + [(a.public_id, a.name) for a in own],
         rules=[(rule, _(label)) for rule, label in PLAYLIST_RULE_LABELS.items()],
-        step_choices=_step_choices(slug),
+        step_choices=_step_choices(slug, rows),
         **_issuer_context(slug),
     )
     return page, status
