@@ -162,3 +162,32 @@ def test_the_page_check_finds_what_it_looks_for(page: Any, html: str, problem: s
     )
     check_page(page, "en")
     assert page.locator("details").get_attribute("open") is None  # folded again
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_public_pages_of_the_demo_pass_the_page_check(
+    page: Any, live_server: LiveServer, language: str
+) -> None:
+    from core.demo import seed_demo
+
+    service = live_server.service
+    seed_demo(service, only_if_empty=False)
+    catalogue = service.catalogue
+    activity = catalogue.search_activities()[0]
+    playlist = catalogue.list_playlists()[0]
+    achievement = catalogue.list_achievements()[0]
+    page.goto(f"{live_server.url}/language/{language}?next=/")
+    check_page(page, language)
+    for path in (
+        "/activities",
+        f"/activities/{activity.public_id}",
+        f"/achievements/{achievement.public_id}",
+        f"/playlists/{playlist.public_id}",
+        f"/issuers/{activity.issuer_slug}",
+        "/verify",
+        "/login",
+    ):
+        page.goto(live_server.url + path)
+        check_page(page, language)
+        if path == "/activities":
+            shoot(page, f"demo-activities-{language}")
