@@ -20,9 +20,11 @@ Guards (each refusal is a :class:`core.errors.FetchRefused` with a readable reas
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import time
 import zlib
+from collections.abc import Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -280,12 +282,19 @@ class GuardedHttpClient:
             return  # a name: checked when it is resolved, at connection time
         self._policy.refuse_if_not_public(host, host)
 
-    def fetch(self, url: str, *, accept: str = "*/*") -> FetchedDocument:
-        """GET ``url`` (following checked redirects) or raise :class:`FetchRefused`."""
+    def fetch(
+        self, url: str, *, accept: str = "*/*", headers: Mapping[str, str] | None = None
+    ) -> FetchedDocument:
+        """GET ``url`` (following checked redirects) or raise :class:`FetchRefused`.
+
+        ``headers`` are added to the request (e.g. ``Authorization`` for a platform that wants
+        a bearer token); they are sent to redirect targets too, so pass secrets only for URLs
+        that answer directly."""
         import requests
 
         deadline = time.monotonic() + DEADLINE_FACTOR * self.timeout
         headers = {
+            **(headers or {}),
             "User-Agent": self.user_agent,
             "Accept": accept,
             "Accept-Encoding": "gzip, deflate",
@@ -390,13 +399,77 @@ class GuardedHttpClient:
             raise FetchRefused(f"Fetching {url} failed while reading the body ({exc}).") from exc
         return b"".join(parts)
 
-    def fetch_json(self, url: str, *, accept: str = "application/ld+json, application/json") -> Any:
+    def fetch_json(
+        self,
+        url: str,
+        *,
+        accept: str = "application/ld+json, application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """Fetch and parse JSON (size and depth capped); raises ``FetchRefused`` or
         ``InvalidInput`` naming the URL."""
-        document = self.fetch(url, accept=accept)
+        document = self.fetch(url, accept=accept, headers=headers)
         try:
             return parse_json(document.body, max_bytes=self.max_bytes)
         except InvalidInput as exc:
             raise InvalidInput(
                 f"The document at {document.url} is not usable: {exc.message}"
             ) from exc
+
+    def post_json(
+        self, url: str, document: Any, *, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        """POST ``document`` as JSON to ``url`` and parse the JSON answer, with the same guards
+        as :meth:`fetch` (redirects are not followed: a POST is not repeated elsewhere).
+
+        A non-2xx answer raises :class:`HttpStatusRefused`; its message quotes the start of the
+        server's answer, which usually says what it disliked."""
+        import requests
+
+        self._check_url(url)
+        deadline = time.monotonic() + DEADLINE_FACTOR * self.timeout
+        sent = {
+            **(headers or {}),
+            "User-Agent": self.user_agent,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "Content-Type": "application/json",
+        }
+        with self._session() as session:
+            try:
+                response = session.post(
+                    url,
+                    data=json.dumps(document).encode("utf-8"),
+                    headers=sent,
+                    timeout=(self.timeout, self.timeout),
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.exceptions.Timeout as exc:
+                raise FetchRefused(
+                    f"Posting to {url} timed out (limit {self.timeout:g} s)."
+                ) from exc
+            except requests.exceptions.RequestException as exc:
+                raise FetchRefused(f"Posting to {url} failed: cannot connect.") from exc
+            with response:
+                body = self._read_body(response, url, deadline)
+                if not 200 <= response.status_code < 300:
+                    said = body[:300].decode("utf-8", errors="replace").strip()
+                    refusal = HttpStatusRefused(url, response.status_code, response.reason or "")
+                    if said:
+                        refusal.message = f"{refusal.message} It said: {said}"
+                        refusal.args = (refusal.message,)
+                    raise refusal
+        try:
+            return parse_json(body, max_bytes=self.max_bytes)
+        except InvalidInput as exc:
+            raise InvalidInput(f"The answer from {url} is not usable: {exc.message}") from exc
+
+    def requests_session(self) -> requests.Session:
+        """A ``requests`` session whose connections go through this client's address guard
+        (no private addresses, no proxies from the environment), for libraries that make
+        their own requests (the LTI services). It does not cap sizes or time: give it
+        timeouts."""
+        session = self._session()
+        session.headers["User-Agent"] = self.user_agent
+        return session

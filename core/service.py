@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from core.evidence import EvidenceReview
     from core.learner_badges import LearnerBadges
     from core.learners import LearnerDirectory
+    from core.lti_registry import LtiRegistry
     from core.outbox import Outbox
 
 ProofFormat = Literal["rdfc", "jcs", "jwt"]
@@ -234,6 +235,13 @@ class BadgeService:
         from core.learner_badges import LearnerBadges
 
         return LearnerBadges(self)
+
+    @functools.cached_property
+    def lti(self) -> LtiRegistry:
+        """The LTI tool's platform registrations, keys, courses, links and launch cache."""
+        from core.lti_registry import LtiRegistry
+
+        return LtiRegistry(self)
 
     @functools.cached_property
     def outbox(self) -> Outbox:

@@ -545,3 +545,149 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back everything on any error."""
     with sessions.begin() as session:
         yield session
+
+
+# -- LTI 1.3 tool (registrations, launches) ----------------------------------------------------
+# Every record below hangs off a platform registration and, except the tool's own keys and the
+# launch cache, off one of its deployments: lookups always go through the deployment, so two
+# platforms (or two deployments of one platform) never see each other's courses or links.
+
+
+class LtiPlatformRecord(Base):
+    """A platform (LMS) registration: our client id at its issuer, and where to reach it.
+
+    Its keys come from ``key_set_url`` (fetched, refetched on an unknown ``kid``) or, for
+    platforms without a JWKS endpoint, from the static ``key_set``."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(500), index=True)
+    client_id: Mapped[str] = mapped_column(String(300))
+    auth_login_url: Mapped[str] = mapped_column(String(2000))
+    auth_token_url: Mapped[str] = mapped_column(String(2000))
+    #: the ``aud`` of our token requests when the platform wants another than the token URL
+    auth_audience: Mapped[str | None] = mapped_column(String(2000))
+    key_set_url: Mapped[str | None] = mapped_column(String(2000))
+    key_set: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: the platform is trusted to assert its users' email addresses (they count as verified)
+    email_trusted: Mapped[bool] = mapped_column(default=False)
+    #: e.g. "moodle", "canvas" (from dynamic registration)
+    product_family_code: Mapped[str | None] = mapped_column(String(100))
+    #: "manual" | "dynamic"
+    registered_via: Mapped[str] = mapped_column(String(10), default="manual")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiDeploymentRecord(Base):
+    """A deployment of the tool on a platform (a site-wide install, or one course's)."""
+
+    __tablename__ = "lti_deployments"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiToolKeyRecord(Base):
+    """One of the tool's own RSA key pairs (``kid`` is its JWK thumbprint). ``active`` signs;
+    ``verifying`` is still published after a rotation; ``retired`` is no longer published."""
+
+    __tablename__ = "lti_tool_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(100), unique=True)
+    state: Mapped[str] = mapped_column(String(10), default="active")
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    encrypted_private_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LtiContextRecord(Base):
+    """A course (LTI context) of one deployment, as its last launch described it."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("deployment_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_deployments.id", ondelete="CASCADE"), index=True
+    )
+    context_id: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(500))
+    types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiResourceLinkRecord(Base):
+    """A course item that launches the tool; its custom parameters say which activity or
+    playlist it shows."""
+
+    __tablename__ = "lti_resource_links"
+    __table_args__ = (UniqueConstraint("deployment_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_deployments.id", ondelete="CASCADE"), index=True
+    )
+    context_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_contexts.id", ondelete="CASCADE"), index=True
+    )
+    resource_link_id: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    activity_public_id: Mapped[str | None] = mapped_column(String(36))
+    playlist_public_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiLineItemRecord(Base):
+    """A gradebook column (AGS line item) of a course, usually tied to one resource link."""
+
+    __tablename__ = "lti_line_items"
+    __table_args__ = (UniqueConstraint("deployment_id", "line_item_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_deployments.id", ondelete="CASCADE"), index=True
+    )
+    context_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_contexts.id", ondelete="CASCADE"), index=True
+    )
+    resource_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_resource_links.id", ondelete="CASCADE"), index=True
+    )
+    line_item_url: Mapped[str] = mapped_column(String(2000))
+    label: Mapped[str | None] = mapped_column(String(300))
+    score_maximum: Mapped[float | None] = mapped_column(Float)
+    resource_id: Mapped[str | None] = mapped_column(String(300))
+    tag: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiLaunchCacheRecord(Base):
+    """Short-lived launch data shared by every web worker when there is no Redis: OIDC states
+    and nonces (taken once), validated launches, platform key sets, service access tokens.
+    ``expires_at`` is seconds since the epoch; expired rows are ignored and swept."""
+
+    __tablename__ = "lti_launch_cache"
+
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
