@@ -282,7 +282,8 @@ class Launch:
 
     ``edit_claims``/``edit_header`` run on the finished claims/header just before signing;
     ``raw_id_token`` replaces the whole token; ``nonce`` replaces the nonce the tool asked for
-    (None keeps it). ``deployment_id``/``target_link_uri`` default to the platform's first
+    (None keeps it); ``key`` signs instead of the platform's current key (e.g. a rotated-out
+    one), ``kid`` names another key in the header. ``deployment_id``/``target_link_uri`` default to the platform's first
     deployment and the tool's launch URL."""
 
     user: PlatformUser
@@ -297,6 +298,7 @@ class Launch:
     target_link_uri: str | None = None
     lifetime_seconds: int = 60
     signing: Signing = "RS256"
+    key: SigningKey | None = None
     kid: str | None = None
     nonce: str | None = None
     edit_claims: ClaimsEdit | None = None
@@ -586,7 +588,14 @@ class TestPlatform:
         self.tool_redirect_uris = list(redirect_uris or [launch_url])
         self.tool_deep_linking_url = deep_linking_url
         if jwks is not None:
-            self._tool_jwks = jwks if callable(jwks) else (lambda: jwks)  # type: ignore[misc]
+            self.read_tool_keys_with(jwks)
+
+    def read_tool_keys_with(
+        self, source: Callable[[], Mapping[str, Any]] | Mapping[str, Any]
+    ) -> None:
+        """Where the platform reads the tool's JWKS from (instead of its ``jwks_uri``, e.g. when
+        the tool is a Flask app without a network address)."""
+        self._tool_jwks = source if callable(source) else (lambda: source)  # type: ignore[misc]
 
     def tool_jwks(self) -> KeySet:
         """The tool's public keys, as the platform reads them now."""
@@ -707,7 +716,11 @@ class TestPlatform:
             token = launch.raw_id_token
         else:
             token = encode_jwt(
-                header, claims, self.signing_key, launch.signing, foreign_key=self.attacker_key
+                header,
+                claims,
+                launch.key or self.signing_key,
+                launch.signing,
+                foreign_key=self.attacker_key,
             )
         answer = AuthAnswer(
             action=request["redirect_uri"],
@@ -802,7 +815,7 @@ class TestPlatform:
         header: dict[str, Any] = {
             "typ": "JWT",
             "alg": "RS256",
-            "kid": launch.kid or self.signing_key.kid,
+            "kid": launch.kid or (launch.key or self.signing_key).kid,
         }
         if launch.edit_claims is not None:
             launch.edit_claims(claims)
@@ -1401,10 +1414,24 @@ class ToolBrowser:
     Requests to the tool go through ``client`` (over the tool's base URL); the platform's own
     endpoints are reached over real HTTP."""
 
-    def __init__(self, client: Any, platform: TestPlatform, base_url: str) -> None:
+    def __init__(
+        self, client: Any, platform: TestPlatform, base_url: str, *, language: str = "en"
+    ) -> None:
         self.client = client
         self.platform = platform
         self.base_url = base_url.rstrip("/")
+        #: Sent as ``Accept-Language`` with every request to the tool.
+        self.headers = {"Accept-Language": language}
+        #: The tool's answer to the last login initiation.
+        self.last_login_response: Any = None
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        """GET a tool path as this browser."""
+        return self.client.get(path, base_url=self.base_url, headers=self.headers, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        """POST to a tool path as this browser."""
+        return self.client.post(path, base_url=self.base_url, headers=self.headers, **kwargs)
 
     def tool_path(self, url: str) -> str:
         """The path (and query) of a tool URL, checking it is on the tool's origin."""
@@ -1420,9 +1447,10 @@ class ToolBrowser:
         assert self.platform.tool_login_url is not None
         path = self.tool_path(self.platform.tool_login_url)
         if method == "GET":
-            response = self.client.get(path, query_string=params, base_url=self.base_url)
+            response = self.get(path, query_string=params)
         else:
-            response = self.client.post(path, data=params, base_url=self.base_url)
+            response = self.post(path, data=params)
+        self.last_login_response = response
         return self.follow_to_platform(response)
 
     def follow_to_platform(self, response: Any) -> AuthRequest:
@@ -1473,12 +1501,10 @@ class ToolBrowser:
     def post_launch(self, answer: AuthAnswer, *, follow: bool = True) -> LaunchOutcome:
         """Post the platform's form to the tool's redirect URI; follow the tool's redirect to
         the session page when ``follow``."""
-        response = self.client.post(
-            self.tool_path(answer.action), data=answer.form, base_url=self.base_url
-        )
+        response = self.post(self.tool_path(answer.action), data=answer.form)
         outcome = LaunchOutcome(self.platform.auth_requests[-1], answer, response)
         if follow and outcome.session_path:
-            outcome.page = self.client.get(outcome.session_path, base_url=self.base_url)
+            outcome.page = self.get(outcome.session_path)
         return outcome
 
     def launch(self, launch: Launch, *, method: str = "GET", follow: bool = True) -> LaunchOutcome:
