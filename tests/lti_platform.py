@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
+from html import escape, unescape
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -1453,9 +1453,10 @@ class ToolBrowser:
         self.last_login_response = response
         return self.follow_to_platform(response)
 
-    def follow_to_platform(self, response: Any) -> AuthRequest:
+    def follow_to_platform(self, response: Any, *, hops: int = 2) -> AuthRequest:
         """The auth request in the tool's login answer: a redirect to the platform's auth
-        endpoint, or a page whose form goes there."""
+        endpoint, a page whose form or link goes there, or a cookie-check page whose link
+        continues the login at the tool (followed, as a browser with cookies would)."""
         auth_url = self.platform.auth_url
         if response.status_code in {301, 302, 303, 307}:
             location = response.headers["Location"]
@@ -1471,11 +1472,22 @@ class ToolBrowser:
         for form in html_forms(page):
             if form["action"].split("?")[0] == auth_url:
                 return AuthRequest(dict(form["fields"]), form["method"].upper())
-        links = re.findall(r'href="(' + re.escape(auth_url) + r'\?[^"]+)"', page)
-        assert links, f"the login page leads nowhere near {auth_url}: {page[:500]}"
-        location = links[0].replace("&amp;", "&")
-        query = parse_qs(urlsplit(location).query, keep_blank_values=True)
-        return AuthRequest({k: v[0] for k, v in query.items()}, "GET")
+        links = [unescape(link) for link in re.findall(r'href="([^"]+)"', page)]
+        for link in links:
+            if link.startswith(auth_url + "?"):
+                query = parse_qs(urlsplit(link).query, keep_blank_values=True)
+                return AuthRequest({k: v[0] for k, v in query.items()}, "GET")
+        assert self.platform.tool_login_url is not None
+        login_path = self.tool_path(self.platform.tool_login_url)
+        for link in links:
+            if link.startswith("?"):
+                link = login_path + link
+            elif link.startswith(self.base_url + "/"):
+                link = self.tool_path(link)
+            if link.startswith(login_path + "?") and hops > 0:
+                self.last_login_response = self.get(link)
+                return self.follow_to_platform(self.last_login_response, hops=hops - 1)
+        raise AssertionError(f"the login page leads nowhere near {auth_url}: {page[:500]}")
 
     def authorize(self, auth_request: AuthRequest) -> AuthAnswer:
         """The browser follows the auth request to the platform over HTTP; the platform checks

@@ -88,14 +88,29 @@ def platform() -> Iterator[TestPlatform]:
         yield running
 
 
+def _site_on(data_dir: Path, platform: TestPlatform) -> LtiSite:
+    app, service = make_tool_app(lti_settings(data_dir))
+    registration = register(service, platform)
+    platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
+    return LtiSite(app, service, platform, registration)
+
+
 @pytest.fixture
 def site(tmp_path: Path, platform: TestPlatform) -> Iterator[LtiSite]:
     """The tool on SQLite, registered by hand with ``platform``."""
-    app, service = make_tool_app(lti_settings(tmp_path))
-    registration = register(service, platform)
-    platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
-    yield LtiSite(app, service, platform, registration)
-    service.engine.dispose()
+    lti_site = _site_on(tmp_path, platform)
+    yield lti_site
+    lti_site.service.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LtiSite]:
+    """One tool and platform for a whole matrix of independent launches (each launch brings its
+    own state and nonce; sharing the site saves a migration per case)."""
+    with TestPlatform() as running:
+        lti_site = _site_on(tmp_path_factory.mktemp("lti-site"), running)
+        yield lti_site
+        lti_site.service.engine.dispose()
 
 
 def page_text(response: Any) -> str:

@@ -96,15 +96,17 @@ class WorkerSwitch:
 def two_workers(
     request: pytest.FixtureRequest,
     tmp_path: Path,
+    database_url: str,
     platform: TestPlatform,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[WorkerSwitch, TestPlatform, list[Any]]]:
-    """Two separate apps (and services) over one database; with ``redis`` the launch cache is
-    the Redis at 127.0.0.1:6379 (under a key prefix of this test)."""
+    """Two separate apps (and services) over one database (SQLite, or PostgreSQL when marked);
+    with ``redis`` the launch cache is the Redis at 127.0.0.1:6379 (under a key prefix of this
+    test)."""
     prefix = f"badgebridge-test:{uuid.uuid4().hex}:"
     if request.param == "redis":
         monkeypatch.setenv("BADGEBRIDGE_REDIS_URL", REDIS_URL)
-    settings = lti_settings(tmp_path)
+    settings = lti_settings(tmp_path, database_url)
     app_a, service_a = make_tool_app(settings)
     app_b, service_b = make_tool_app(settings)
     caches = [service_a.lti.launch_cache, service_b.lti.launch_cache]

@@ -59,6 +59,18 @@ def test_login_initiation_sends_the_auth_request_the_platform_expects(
     assert site.platform.auth_request_problems(request) == []
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_with_the_cookie_check_on_the_login_goes_through_the_check_page(
+    site: LtiSite, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BADGEBRIDGE_LTI_COOKIE_CHECK", "1")
+    browser = site.browser()
+    outcome = browser.launch(Launch(student()), method=method)
+    assert_launched(outcome)
+    check_page = browser.last_login_response.request
+    assert check_page.args.get("lti1p3_new_window") == "1"  # the check page's continue link
+
+
 def test_the_login_cookie_survives_inside_the_lms_iframe(site: LtiSite) -> None:
     """The state cookie is set for a cross-site iframe: Secure, SameSite=None, Partitioned."""
     browser = site.browser()
@@ -120,10 +132,10 @@ ROLE_CASES: dict[str, tuple[PlatformUser, str]] = {
 
 
 @pytest.mark.parametrize("case", list(ROLE_CASES))
-def test_launch_by_role(site: LtiSite, case: str) -> None:
+def test_launch_by_role(module_site: LtiSite, case: str) -> None:
     person, view = ROLE_CASES[case]
-    text = assert_launched(site.browser().launch(Launch(person)))
-    assert_view(site, text, view)
+    text = assert_launched(module_site.browser().launch(Launch(person)))
+    assert_view(module_site, text, view)
 
 
 def assert_view(site: LtiSite, text: str, view: str) -> None:

@@ -123,7 +123,7 @@ TOKEN_CASES = {
 
 
 @pytest.mark.parametrize("case", list(TOKEN_CASES))
-def test_forged_or_broken_id_token_is_refused(site: LtiSite, case: str) -> None:
+def test_forged_or_broken_id_token_is_refused(module_site: LtiSite, case: str) -> None:
     forgery = TOKEN_CASES[case]
     launch = Launch(
         student(),
@@ -133,7 +133,7 @@ def test_forged_or_broken_id_token_is_refused(site: LtiSite, case: str) -> None:
         raw_id_token=forgery.raw_id_token,
         nonce=forgery.nonce,
     )
-    outcome = site.browser().launch(launch, follow=False)
+    outcome = module_site.browser().launch(launch, follow=False)
     assert_readable_refusal(outcome.response)
 
 
