@@ -3,6 +3,7 @@ and teachers, students and everyone else land on a page fit for their role."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -220,3 +221,18 @@ def test_a_restored_launch_reaches_ags_and_nrps_with_the_tools_client_assertion(
     assert {r["client_assertion_type"] for r in token_requests} == {CLIENT_ASSERTION_TYPE}
     score_tokens = [r for r in token_requests if "score" in r["scope"]]
     assert len(score_tokens) == 1, "the second score did not reuse the cached token"
+
+
+@pytest.mark.parametrize(
+    ("iat_offset", "exp_offset"),
+    [(30, 90), (-90, -30)],
+    ids=["platform clock 30 s ahead", "60 s Moodle token posted 30 s after it expired"],
+)
+def test_small_clock_differences_are_tolerated(
+    module_site: LtiSite, iat_offset: int, exp_offset: int
+) -> None:
+    def skew(claims: dict[str, Any]) -> None:
+        now = int(time.time())
+        claims["iat"], claims["exp"] = now + iat_offset, now + exp_offset
+
+    assert_launched(module_site.browser().launch(Launch(student(), edit_claims=skew)))

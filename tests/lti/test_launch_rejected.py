@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.lti.conftest import LtiSite, assert_readable_refusal
+from tests.lti.conftest import LtiSite, assert_readable_refusal, register
 from tests.lti_platform import (
     CLAIM_DEPLOYMENT_ID,
     CLAIM_MESSAGE_TYPE,
@@ -24,6 +24,7 @@ from tests.lti_platform import (
     AuthAnswer,
     Launch,
     Signing,
+    TestPlatform,
     student,
     with_claim,
     without,
@@ -202,3 +203,16 @@ def test_login_initiation_without_login_hint_is_refused(site: LtiSite) -> None:
     del params["login_hint"]
     response = browser.client.post("/lti/login", data=params, base_url=browser.base_url)
     assert_readable_refusal(response)
+
+
+def test_a_platform_cannot_launch_in_the_name_of_another_registered_platform(
+    site: LtiSite,
+) -> None:
+    with TestPlatform(key_index=7, client_id="other-client") as other:
+        register(site.service, other)
+
+        def claim_to_be_other(claims: dict[str, Any]) -> None:
+            claims.update(iss=other.issuer, aud=other.client_id, azp=other.client_id)
+
+        outcome = site.browser().launch(Launch(student(), edit_claims=claim_to_be_other))
+        assert_readable_refusal(outcome.response)
