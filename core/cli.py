@@ -274,6 +274,49 @@ def cmd_api_client_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_platform(platform: Any) -> None:
+    state = "active" if platform.active else "off"
+    deployments = ",".join(platform.deployment_ids) or "-"
+    print(
+        f"{platform.public_id}  {platform.issuer}  client {platform.client_id}  "
+        f"deployments {deployments}  {platform.registered_via}  {state}  {platform.name}"
+    )
+
+
+def cmd_lti_register(args: argparse.Namespace) -> int:
+    service = _service(args, create_kek=True)
+    key_set = None
+    if args.key_file:
+        key_set = _read_input(args.key_file).decode("utf-8", errors="replace")
+    platform = service.lti.register_platform(
+        issuer=args.issuer,
+        client_id=args.client_id,
+        auth_login_url=args.login_url,
+        auth_token_url=args.token_url,
+        key_set_url=args.jwks_url,
+        key_set=key_set,
+        auth_audience=args.token_audience,
+        deployment_ids=args.deployment or [],
+        name=args.name,
+        email_trusted=args.email_trusted,
+    )
+    print("Registered:")
+    _print_platform(platform)
+    base = service.settings.base_url
+    print(
+        f"Give the platform: login {base}/lti/login, redirect/launch {base}/lti/launch, "
+        f"keys {base}/lti/jwks.json",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_lti_list(args: argparse.Namespace) -> int:
+    for platform in _service(args).lti.list_platforms():
+        _print_platform(platform)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # The web shell lives in lti_tool; core only names it here, the composition root.
     app_module = importlib.import_module("lti_tool.app")
@@ -431,6 +474,29 @@ def build_parser() -> argparse.ArgumentParser:
     client_create.add_argument("--owner", required=True, help="email of the responsible admin")
     client_create.add_argument("--name", required=True)
     client_create.set_defaults(func=cmd_api_client_create)
+
+    lti = sub.add_parser("lti", help="LTI 1.3 platforms (Moodle, Canvas, ...)")
+    lti_sub = lti.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    lti_register = lti_sub.add_parser("register", help="register a platform by hand")
+    lti_register.add_argument("--issuer", required=True, help="the platform's issuer (iss)")
+    lti_register.add_argument("--client-id", required=True, help="our client id there")
+    lti_register.add_argument("--login-url", required=True, help="OIDC authentication URL")
+    lti_register.add_argument("--token-url", required=True, help="OAuth 2 access token URL")
+    keys_group = lti_register.add_mutually_exclusive_group(required=True)
+    keys_group.add_argument("--jwks-url", help="the platform's key set URL")
+    keys_group.add_argument("--key-file", help="a PEM public key, JWK or JWKS file (or -)")
+    lti_register.add_argument("--token-audience", help="aud of token requests, if not the URL")
+    lti_register.add_argument(
+        "--deployment", action="append", metavar="ID", help="a deployment id (repeatable)"
+    )
+    lti_register.add_argument("--name", help="how the platform is shown")
+    lti_register.add_argument(
+        "--email-trusted",
+        action="store_true",
+        help="the platform verifies its users' email addresses",
+    )
+    lti_register.set_defaults(func=cmd_lti_register)
+    lti_sub.add_parser("list", help="list registered platforms").set_defaults(func=cmd_lti_list)
 
     serve = sub.add_parser("serve", help="serve the web app")
     serve.add_argument("--host", default="127.0.0.1")

@@ -14,6 +14,7 @@ from lti_tool.admin.catalogue import blueprint as catalogue_pages
 from lti_tool.admin.credentials import blueprint as credential_pages
 from lti_tool.admin.dashboard import blueprint as dashboard_pages
 from lti_tool.admin.issuers import blueprint as issuer_pages
+from lti_tool.admin.lti import blueprint as lti_platform_pages
 from lti_tool.admin.review import blueprint as review_pages
 
 #: Registered by :func:`lti_tool.app.create_app`.
@@ -24,6 +25,7 @@ ADMIN_BLUEPRINTS: tuple[Blueprint, ...] = (
     review_pages,
     credential_pages,
     bulk_award_pages,
+    lti_platform_pages,
 )
 
 __all__ = ["ADMIN_BLUEPRINTS"]
