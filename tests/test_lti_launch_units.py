@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from flask.testing import FlaskClient
 
 from core.config import Settings
 from core.keys import jwk_thumbprint, new_key_encryption_key, public_key_from_jwk
-from core.lti_registry import DatabaseLaunchCache
+from core.lti_registry import DatabaseLaunchCache, RedisLaunchCache
 from core.service import BadgeService
 from lti_tool.app import create_app
 from lti_tool.lti.hardened import (
@@ -61,6 +62,7 @@ from tests.lti_platform import (
 BASE_URL = "https://badges.test"
 LAUNCH_URL = f"{BASE_URL}/lti/launch"
 LOGIN_URL = f"{BASE_URL}/lti/login"
+REDIS_URL = os.environ.get("BADGEBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 # -- the tool and the platform -------------------------------------------------------------------
@@ -605,7 +607,12 @@ def _cookies_of(client: FlaskClient) -> list[Any]:
     return list(client._cookies.values())  # type: ignore[attr-defined]
 
 
-def test_two_web_workers_share_one_launch(tmp_path: Path, platform: TestPlatform) -> None:
+@pytest.mark.parametrize("cache", ["database", "redis"])
+def test_two_web_workers_share_one_launch(
+    tmp_path: Path, platform: TestPlatform, cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if cache == "redis":
+        monkeypatch.setenv("BADGEBRIDGE_REDIS_URL", REDIS_URL)
     settings = tool_settings(tmp_path)
     first = start_tool(settings, platform)
     second = start_tool(settings, platform, register=False)
@@ -620,6 +627,8 @@ def test_two_web_workers_share_one_launch(tmp_path: Path, platform: TestPlatform
         assert outcome.response.status_code == 303, text_of(outcome.response)
         page = first.app.test_client().get(outcome.session_path, base_url=BASE_URL)
         assert page.status_code == 200 and "Daan Jansen" in text_of(page)
+        expected = RedisLaunchCache if cache == "redis" else DatabaseLaunchCache
+        assert isinstance(first.service.lti.launch_cache, expected)
     finally:
         first.service.engine.dispose()
         second.service.engine.dispose()
@@ -822,8 +831,6 @@ def test_administrators_register_platforms_in_the_admin_pages(tmp_path: Path) ->
 
 
 def test_platforms_are_registered_and_listed_from_the_command_line(tmp_path: Path) -> None:
-    import os
-
     env = {
         **os.environ,
         "BADGEBRIDGE_DATA_DIR": str(tmp_path),
