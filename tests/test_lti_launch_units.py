@@ -881,3 +881,21 @@ def test_platforms_are_registered_and_listed_from_the_command_line(tmp_path: Pat
         "--login-url", "https://x.example/a", "--token-url", "https://x.example/t",
     )  # fmt: skip
     assert no_keys.returncode == 2
+
+
+def test_a_login_without_client_id_needs_a_single_registration_of_the_issuer(tool: Tool) -> None:
+    browser = tool.browser()
+    auth_request = browser.initiate_login(Launch(student()), with_client_id=False)
+    assert "Daan Jansen" in launched(browser.post_launch(browser.authorize(auth_request)))
+    platform = tool.platform
+    tool.service.lti.register_platform(
+        issuer=platform.issuer,
+        client_id="second-registration",
+        auth_login_url=platform.auth_url,
+        auth_token_url=platform.token_url,
+        key_set_url=platform.jwks_url,
+        deployment_ids=["deployment-1"],
+    )
+    params = platform.initiation(Launch(student()), with_client_id=False)
+    response = tool.browser().client.get("/lti/login", query_string=params, base_url=BASE_URL)
+    refused(response, "does not say which (client_id)")

@@ -456,6 +456,14 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
         client_id = self._get_request_param("client_id")
         config: RegistryToolConfig = self._tool_config
         registration = config.find_registration_by_params(issuer, client_id)
+        if registration is None and not client_id:
+            active = [p for p in config.registry.platforms_of_issuer(issuer) if p.active]
+            if len(active) > 1:
+                raise LaunchRefused(
+                    f"Several registrations of {issuer} use this tool, and the login initiation "
+                    "does not say which (client_id).",
+                    reason="ambiguous-platform",
+                )
         if registration is None:
             raise LaunchRefused(
                 "This platform is not registered with this tool"
