@@ -20,7 +20,7 @@ from lti_tool.csrf import CsrfTokenInvalid, csrf_token
 from lti_tool.i18n import gettext as _
 from lti_tool.i18n import init_i18n, lazy_gettext
 from lti_tool.learner import learner_pages
-from lti_tool.lti import lti_blueprint
+from lti_tool.lti import LTI_BLUEPRINTS
 from lti_tool.negotiation import problem_response, wants_machine_readable
 from lti_tool.presentation import check_title
 from lti_tool.web import SERVICE_EXTENSION, pages
@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None, service: BadgeService | None = 
     app.register_blueprint(pages)
     init_auth(app)
     app.register_blueprint(learner_pages)
-    app.register_blueprint(lti_blueprint)
+    for lti_blueprint in LTI_BLUEPRINTS:
+        app.register_blueprint(lti_blueprint)
     for blueprint in ADMIN_BLUEPRINTS:
         app.register_blueprint(blueprint)
     from lti_tool.api import init_apis

@@ -5,7 +5,8 @@ a year), else the best match for the browser's ``Accept-Language``, else Dutch: 
 Learning are Dutch first. ``<html lang>`` follows the choice; dates and numbers are formatted
 for the language (Europe/Amsterdam time).
 
-Translations live in ``translations/<lang>/LC_MESSAGES/messages.po``. They are compiled once
+Translations live in ``translations/<lang>/LC_MESSAGES/messages.po`` and, for parts of the site
+that keep their own, other ``.po`` files in the same folder (merged in; ``messages.po`` wins). They are compiled once
 per process into a private temporary folder (a few milliseconds), so there are no compiled
 ``.mo`` files to keep in step with the sources. To refresh after changing strings::
 
@@ -208,6 +209,16 @@ def compiled_translations_dir(source: Path = TRANSLATIONS_SOURCE_DIR) -> Path:
             code = po_path.parent.parent.name
             with po_path.open("rb") as handle:
                 catalog = read_po(handle, locale=code, domain=DOMAIN)
+            # Other .po files beside messages.po (one per part of the site, e.g. lti-picker.po)
+            # add their messages; messages.po wins where both translate the same string.
+            for extra_path in sorted(po_path.parent.glob("*.po")):
+                if extra_path == po_path:
+                    continue
+                with extra_path.open("rb") as handle:
+                    extra = read_po(handle, locale=code, domain=DOMAIN)
+                for message in extra:
+                    if message.id and message.id not in catalog:
+                        catalog[message.id] = message
             out_dir = target / code / "LC_MESSAGES"
             out_dir.mkdir(parents=True, exist_ok=True)
             temporary = out_dir / f".{DOMAIN}.mo.tmp"

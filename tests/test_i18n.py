@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext as gettext_module
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -118,13 +119,20 @@ def _fill(site: OrganiserSite) -> None:
     }
 
 
+def _po_files() -> list[Path]:
+    """messages.po first, then the other Dutch .po files merged in beside it."""
+    others = sorted(p for p in PO_FILE.parent.glob("*.po") if p != PO_FILE)
+    return [PO_FILE, *others]
+
+
 def _catalogue() -> dict[str, str | tuple[str, ...]]:
-    with PO_FILE.open("rb") as handle:
-        return {
-            (m.id if isinstance(m.id, str) else m.id[0]): m.string
-            for m in read_po(handle, locale="nl")
-            if m.id
-        }
+    merged: dict[str, str | tuple[str, ...]] = {}
+    for path in _po_files():
+        with path.open("rb") as handle:
+            for m in read_po(handle, locale="nl"):
+                if m.id:
+                    merged.setdefault(m.id if isinstance(m.id, str) else m.id[0], m.string)
+    return merged
 
 
 # -- choosing the language ---------------------------------------------------------------------
@@ -273,8 +281,9 @@ def test_english_pages_are_in_english(site: OrganiserSite) -> None:
     )
 
 
-def test_the_dutch_catalogue_has_no_empty_translations() -> None:
-    with PO_FILE.open("rb") as handle:
+@pytest.mark.parametrize("po_path", _po_files(), ids=lambda path: path.name)
+def test_the_dutch_catalogue_has_no_empty_translations(po_path: Path) -> None:
+    with po_path.open("rb") as handle:
         catalogue = read_po(handle, locale="nl")
     empty = [
         m.id
@@ -284,6 +293,27 @@ def test_the_dutch_catalogue_has_no_empty_translations() -> None:
     fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
     assert empty == []
     assert fuzzy == []
+
+
+def test_other_po_files_beside_messages_po_are_merged_in(tmp_path: Path) -> None:
+    """A part of the site can keep its Dutch in its own .po file; messages.po wins on a tie."""
+    folder = tmp_path / "nl" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "messages.po").write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Open"\nmsgstr "Open (main)"\n',
+        encoding="utf-8",
+    )
+    (folder / "picker.po").write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Open"\nmsgstr "Open (picker)"\n\nmsgid "Choose"\nmsgstr "Kies"\n',
+        encoding="utf-8",
+    )
+    compiled = compiled_translations_dir(tmp_path)
+    with (compiled / "nl" / "LC_MESSAGES" / "messages.mo").open("rb") as handle:
+        translations = gettext_module.GNUTranslations(handle)
+    assert translations.gettext("Choose") == "Kies"
+    assert translations.gettext("Open") == "Open (main)"
 
 
 def test_translations_keep_every_placeholder() -> None:

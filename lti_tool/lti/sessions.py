@@ -5,9 +5,13 @@ class, where) in the shared launch cache that the launched pages read.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from flask import current_app
 
 from core.learners import IdentityConflict
 from core.lti_registry import LaunchCache
@@ -163,8 +167,39 @@ def load_session(service: BadgeService, launch_id: str) -> LaunchSession:
     return LaunchSession.from_dict(data)
 
 
+#: The hidden field of the forms on launched pages.
+FORM_TOKEN_FIELD = "launch_token"  # noqa: S105 (a field name)
+
+
+def form_token(session: LaunchSession) -> str:
+    """The token the forms of ``session``'s pages carry. Inside the LMS frame the site's
+    cookies may not be sent (third-party cookies), so these forms are bound to the launch,
+    not to a cookie session: an HMAC of the launch id under the app's secret key."""
+    secret = str(current_app.secret_key or "").encode()
+    return hmac.new(secret, f"lti-form:{session.launch_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def require_form_token(session: LaunchSession, sent: str | None) -> None:
+    """Refuse (400, readable) a form post on ``session``'s pages without its token."""
+    if not sent or not hmac.compare_digest(form_token(session).encode(), sent.encode()):
+        raise LaunchRefused(
+            "This form was not sent from this course item's page. Open the item from your "
+            "course again.",
+            reason="form-token",
+            status=400,
+        )
+
+
 def _cache(service: BadgeService) -> LaunchCache:
     return service.lti.launch_cache
 
 
-__all__ = ["LaunchSession", "display_name", "load_session", "start_session"]
+__all__ = [
+    "FORM_TOKEN_FIELD",
+    "LaunchSession",
+    "display_name",
+    "form_token",
+    "load_session",
+    "require_form_token",
+    "start_session",
+]

@@ -15,21 +15,21 @@ run with a per-response nonce.
 from __future__ import annotations
 
 import os
-import secrets
 from typing import cast
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from core.errors import BadgeBridgeError, FetchRefused, NotFound
+from core.errors import BadgeBridgeError
 from core.service import BadgeService
 from lti_tool.i18n import gettext as _
+from lti_tool.lti import deep_linking, student, teacher
 from lti_tool.lti.dynamic_registration import (
     CLOSE_MESSAGE,
-    RegistrationRefused,
     ToolUrls,
     canvas_developer_key,
     register_dynamically,
 )
+from lti_tool.lti.framing import frameable, refused, script_nonce
 from lti_tool.lti.hardened import (
     HardenedMessageLaunch,
     HardenedOIDCLogin,
@@ -38,7 +38,7 @@ from lti_tool.lti.hardened import (
     RegistryToolConfig,
 )
 from lti_tool.lti.sessions import load_session, start_session
-from lti_tool.negotiation import json_response, problem_response, wants_machine_readable
+from lti_tool.negotiation import json_response
 from lti_tool.web import badge_service
 
 blueprint = Blueprint("lti", __name__, url_prefix="/lti")
@@ -63,67 +63,14 @@ def _secure() -> bool:
     return _service().settings.base_url.startswith("https://") or request.is_secure
 
 
-def script_nonce() -> str:
-    """This response's nonce for inline scripts (named in its Content-Security-Policy)."""
-    if "lti_script_nonce" not in g:
-        g.lti_script_nonce = secrets.token_urlsafe(16)
-    return cast(str, g.lti_script_nonce)
-
-
 def _tool_config() -> RegistryToolConfig:
     return RegistryToolConfig(_service().lti)
 
 
-@blueprint.after_request
-def _frameable(response: Response) -> Response:
-    # The LMS shows these pages in an iframe (and opens registration in one): any site may
-    # frame them, and the opener stays reachable for the registration's close message.
-    nonce = g.get("lti_script_nonce")
-    scripts = f"'nonce-{nonce}'" if nonce else "'none'"
-    response.headers["Content-Security-Policy"] = "; ".join(
-        [
-            "default-src 'none'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            f"script-src {scripts}",
-            "form-action 'self'",
-            "base-uri 'none'",
-            "frame-ancestors *",
-        ]
-    )
-    response.headers["Cross-Origin-Opener-Policy"] = "unsafe-none"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+blueprint.after_request(frameable)
 
 
-@blueprint.errorhandler(BadgeBridgeError)
-def _refused(problem: BadgeBridgeError) -> Response:
-    if isinstance(problem, LaunchRefused):
-        status = problem.status
-    elif isinstance(problem, NotFound):
-        status = 404
-    else:
-        status = 400
-    if wants_machine_readable():
-        return problem_response(status, problem.message)
-    reopen_url = problem.reopen_url if isinstance(problem, LaunchRefused) else None
-    page = render_template(
-        "lti/error.html",
-        status=status,
-        title=_error_title(problem),
-        message=problem.message,
-        reopen_url=reopen_url,
-    )
-    return Response(page, status=status, mimetype="text/html")
-
-
-def _error_title(problem: BadgeBridgeError) -> str:
-    if isinstance(problem, RegistrationRefused | FetchRefused):
-        return _("The registration did not work")
-    if isinstance(problem, LaunchRefused) and problem.reason == "launch-expired":
-        return _("This page has expired")
-    return _("This course item could not be opened")
+blueprint.errorhandler(BadgeBridgeError)(refused)
 
 
 # -- login and launch ------------------------------------------------------------------------
@@ -154,8 +101,8 @@ def launch() -> Response:
     message_launch = HardenedMessageLaunch(LtiRequest(secure=_secure()), _tool_config())
     try:
         message_launch.validate()
-    except LaunchRefused as refused:
-        response = _refused(refused)
+    except LaunchRefused as refused_launch:
+        response = refused(refused_launch)
         message_launch.update_cookies(response)
         return response
     session = start_session(service, message_launch)
@@ -167,24 +114,16 @@ def launch() -> Response:
 
 
 @blueprint.get("/session/<launch_id>")
-def session_page(launch_id: str) -> str:
-    """The launched page: who you are, your role, the course and what this item shows."""
+def session_page(launch_id: str) -> str | Response:
+    """The launched page: the deep-linking picker for a deep-linking request, else the course
+    item as a teacher or as a student sees it (least privilege for unknown or empty roles)."""
     service = _service()
     session = load_session(service, launch_id)
-    activity = playlist = None
-    if session.activity_public_id:
-        try:
-            activity = service.catalogue.get_activity(session.activity_public_id)
-        except NotFound:
-            activity = None
-    if session.playlist_public_id:
-        try:
-            playlist = service.catalogue.get_playlist(session.playlist_public_id)
-        except NotFound:
-            playlist = None
-    return render_template(
-        "lti/launched.html", session=session, activity=activity, playlist=playlist
-    )
+    if session.message_type == "LtiDeepLinkingRequest":
+        return deep_linking.picker_page(service, session)
+    if session.role_class == "instructor":
+        return teacher.course_item_page(service, session)
+    return student.course_item_page(service, session)
 
 
 # -- keys and registration ---------------------------------------------------------------------
@@ -222,4 +161,4 @@ def register() -> str:
     )
 
 
-__all__ = ["COOKIE_CHECK_ENV", "blueprint", "script_nonce"]
+__all__ = ["COOKIE_CHECK_ENV", "blueprint"]
