@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from core.evidence import EvidenceReview
     from core.learner_badges import LearnerBadges
     from core.learners import LearnerDirectory
+    from core.lti_grades import LtiGrades
     from core.lti_registry import LtiRegistry
     from core.outbox import Outbox
 
@@ -242,6 +243,13 @@ class BadgeService:
         from core.lti_registry import LtiRegistry
 
         return LtiRegistry(self)
+
+    @functools.cached_property
+    def lti_grades(self) -> LtiGrades:
+        """Who launched which LTI course item, and their scores back to the LMS (AGS)."""
+        from core.lti_grades import LtiGrades
+
+        return LtiGrades(self)
 
     @functools.cached_property
     def outbox(self) -> Outbox:
