@@ -645,9 +645,12 @@ class TestPlatform:
 
     # launches
 
-    def initiation(self, launch: Launch, *, with_client_id: bool = True) -> dict[str, str]:
+    def initiation(
+        self, launch: Launch, *, with_client_id: bool = True, storage_target: str | None = None
+    ) -> dict[str, str]:
         """The third-party login initiation parameters for ``launch`` (remembered by an opaque
-        ``lti_message_hint`` until the tool's auth request comes back)."""
+        ``lti_message_hint`` until the tool's auth request comes back); ``storage_target`` names
+        the frame offering platform storage (``lti_storage_target``, as Canvas sends it)."""
         assert self.tool_launch_url, "set_tool() or a Dynamic Registration first"
         hint = "msg-" + secrets.token_urlsafe(12)
         with self._lock:
@@ -661,7 +664,23 @@ class TestPlatform:
         }
         if with_client_id:
             params["client_id"] = self.client_id
+        if storage_target is not None:
+            params["lti_storage_target"] = storage_target
         return params
+
+    def course_page_url(
+        self, launch: Launch, *, host: str = "localhost", storage_target: str | None = None
+    ) -> str:
+        """A course page of this platform (at ``host``, e.g. ``localhost`` so that a tool on
+        127.0.0.1 is a cross-site frame in it) that frames the tool's login initiation for
+        ``launch``; with ``storage_target``, a sibling frame of that name answers the LTI
+        platform storage messages (``lti.capabilities``, ``lti.put_data``, ``lti.get_data``),
+        keeping the values per sender origin, as a browser test's platform."""
+        assert self.tool_login_url and self._server is not None
+        initiation = self.initiation(launch, storage_target=storage_target)
+        tool_src = self.tool_login_url + "?" + urlencode(initiation)
+        query = urlencode({"tool": tool_src, "storage": storage_target or ""})
+        return f"http://{host}:{self._server.server_address[1]}/course?{query}"
 
     def _target_link_uri(self, launch: Launch) -> str:
         if launch.target_link_uri:
@@ -1080,6 +1099,16 @@ class TestPlatform:
             return _json(200, self.issue_access_token(form))
         if path == "/register" and method == "POST":
             return self._register(request)
+        if path == "/course" and method == "GET":
+            tool_src = request.query.get("tool", [""])[0]
+            storage = request.query.get("storage", [""])[0]
+            return (
+                200,
+                {"Content-Type": "text/html; charset=utf-8"},
+                _course_page(tool_src, storage),
+            )
+        if path == "/storage-frame" and method == "GET":
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, STORAGE_FRAME_PAGE
         if path == "/deep_link_return" and method == "POST":
             form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
             self.validate_deep_linking_response(form.get("JWT", ""))
@@ -1330,6 +1359,62 @@ def _auto_post(answer: AuthAnswer) -> bytes:
     ).encode()
 
 
+def _course_page(tool_src: str, storage_target: str) -> bytes:
+    """The course page: the storage frame first (when offered), then the tool's frame."""
+    storage = (
+        f'<iframe name="{escape(storage_target)}" id="storage" src="/storage-frame" hidden>'
+        "</iframe>"
+        if storage_target
+        else ""
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test LMS</title>'
+        "</head><body><h1>Burgerschap 2A</h1>"
+        f"{storage}"
+        '<iframe name="tool" id="tool" title="Course item" width="960" height="720"></iframe>'
+        "<script>"
+        f"var toolSrc = {json.dumps(tool_src)};"
+        'var storage = document.getElementById("storage");'
+        'function openTool() { document.getElementById("tool").src = toolSrc; }'
+        "if (storage) { storage.addEventListener('load', openTool); } else { openTool(); }"
+        "</script></body></html>"
+    ).encode()
+
+
+#: The platform's storage frame: answers LTI platform storage messages from any frame of the
+#: page, keeping values per sender origin (origin-partitioned, as the spec asks); what it
+#: received is in ``window.received`` for tests.
+STORAGE_FRAME_PAGE = b"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>storage</title></head><body><script>
+var store = {};
+window.received = [];
+window.addEventListener("message", function (event) {
+  var data = event.data;
+  if (!data || typeof data !== "object" || typeof data.subject !== "string") { return; }
+  window.received.push({subject: data.subject, origin: event.origin, key: data.key || null});
+  var reply = {subject: data.subject + ".response", message_id: data.message_id};
+  var slot = event.origin + " " + data.key;
+  if (data.subject === "lti.capabilities") {
+    reply.supported_messages = [
+      {subject: "lti.capabilities"},
+      {subject: "lti.put_data", frame: window.name},
+      {subject: "lti.get_data", frame: window.name}
+    ];
+  } else if (data.subject === "lti.put_data") {
+    store[slot] = data.value;
+    reply.key = data.key; reply.value = data.value;
+  } else if (data.subject === "lti.get_data") {
+    reply.key = data.key;
+    if (Object.prototype.hasOwnProperty.call(store, slot)) { reply.value = store[slot]; }
+    else { reply.error = {code: "not_found", message: "no value for this key"}; }
+  } else {
+    reply.error = {code: "unsupported_subject", message: "not supported"};
+  }
+  event.source.postMessage(reply, event.origin);
+});
+</script></body></html>"""
+
+
 def _fetch_json(url: str, bearer: str | None = None) -> Any:
     """GET a JSON document (the platform reading the tool's JWKS, or a test reading the
     platform). Over plain urllib: these are loopback test servers."""
@@ -1439,11 +1524,18 @@ class ToolBrowser:
         return url[len(self.base_url) :]
 
     def initiate_login(
-        self, launch: Launch, *, method: str = "GET", with_client_id: bool = True
+        self,
+        launch: Launch,
+        *,
+        method: str = "GET",
+        with_client_id: bool = True,
+        storage_target: str | None = None,
     ) -> AuthRequest:
         """The platform sends the browser to the tool's login initiation URL (GET or POST);
         returns the auth request the tool redirected the browser to."""
-        params = self.platform.initiation(launch, with_client_id=with_client_id)
+        params = self.platform.initiation(
+            launch, with_client_id=with_client_id, storage_target=storage_target
+        )
         assert self.platform.tool_login_url is not None
         path = self.tool_path(self.platform.tool_login_url)
         if method == "GET":
