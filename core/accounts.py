@@ -1,4 +1,10 @@
-"""Accounts of the people who run badges: administrators, organisers and reviewers.
+"""Accounts of the people who log in: administrators, organisers and reviewers, who run badges,
+and learners, who see their own badges ("my badges").
+
+A learner account is made by an administrator (:meth:`Accounts.create_learner_account`, or the
+accounts page with the role learner): it is linked to the learner who holds the account's email
+address, a new learner when nobody does yet. The administrator vouches for the address, as they
+do when they create any account, so it is linked as a verified email.
 
 Passwords are hashed with scrypt (werkzeug's ``generate_password_hash(method="scrypt")``:
 N=2^15, r=8, p=1, a random salt per hash). A password has at least
@@ -31,9 +37,13 @@ from core.storage import IssuerRecord, LoginThrottleRecord, UserRecord, utcnow
 if TYPE_CHECKING:
     from core.service import BadgeService
 
-ROLES = ("admin", "organiser", "reviewer")
+ROLES = ("admin", "organiser", "reviewer", "learner")
 #: Roles that act for one issuer (an administrator acts for all).
 ISSUER_ROLES = ("organiser", "reviewer")
+#: Roles of the people who run badges (learners only see their own).
+STAFF_ROLES = ("admin", "organiser", "reviewer")
+#: The role of an account that exists only for a person to see their own badges.
+LEARNER_ROLE = "learner"
 MIN_PASSWORD_LENGTH = 12
 #: Longer input is refused before hashing (scrypt would accept it, but nobody types this much).
 MAX_PASSWORD_LENGTH = 1024
@@ -159,11 +169,18 @@ class UserView:
     oidc_linked: bool
     #: changes whenever the password changes: sessions holding an older stamp are ended
     session_stamp: str
+    #: whether the account is linked to a learner (it has badges of its own to see)
+    earns_badges: bool = False
 
     @property
     def is_admin(self) -> bool:
         """True for administrators, who act for every issuer."""
         return self.role == "admin"
+
+    @property
+    def is_learner(self) -> bool:
+        """True for learner accounts, which only see their own badges."""
+        return self.role == LEARNER_ROLE
 
     def can_act_for(self, issuer_slug: str) -> bool:
         """True when this person may manage ``issuer_slug``'s data."""
@@ -254,6 +271,7 @@ class Accounts:
             has_password=user.password_hash is not None,
             oidc_linked=user.oidc_subject is not None,
             session_stamp=_session_stamp(user.password_hash),
+            earns_badges=user.learner_id is not None,
         )
 
     def get_user(self, user_id: int) -> UserView:
@@ -286,10 +304,14 @@ class Accounts:
 
     def _issuer_id_for(self, session: Session, role: str, issuer_slug: str | None) -> int | None:
         if role not in ROLES:
-            raise InvalidInput(f"Unknown role {role!r}: use admin, organiser or reviewer.")
+            raise InvalidInput(f"Unknown role {role!r}: use admin, organiser, reviewer or learner.")
         if role == "admin":
             if issuer_slug:
                 raise InvalidInput("An administrator acts for every issuer: give no issuer.")
+            return None
+        if role == LEARNER_ROLE:
+            if issuer_slug:
+                raise InvalidInput("A learner does not act for an issuer: give no issuer.")
             return None
         if not issuer_slug:
             return None  # an account waiting for an administrator to give it an issuer
@@ -307,36 +329,88 @@ class Accounts:
         issuer_slug: str | None = None,
     ) -> UserView:
         """A new account. ``password`` None makes an account that logs in only through OpenID
-        Connect. Organisers and reviewers act for ``issuer_slug``; administrators for all."""
+        Connect. Organisers and reviewers act for ``issuer_slug``; administrators for all.
+        The role ``learner`` makes a learner account (:meth:`create_learner_account`)."""
+        if role == LEARNER_ROLE:
+            if issuer_slug:
+                raise InvalidInput("A learner does not act for an issuer: give no issuer.")
+            if password is None:
+                raise InvalidInput("A learner account needs a password to log in with.")
+            return self.create_learner_account(email, name, password)
         address = normalise_email(email)
         if not name or not name.strip():
             raise InvalidInput("An account needs a name.")
         if role in ISSUER_ROLES and not issuer_slug:
             raise InvalidInput("Organisers and reviewers act for one issuer: name it.")
-        password_hash = None
-        if password is not None:
-            check_password_strength(password, email=address)
-            password_hash = generate_password_hash(password, method=PASSWORD_HASH_METHOD)
+        password_hash = self._new_password_hash(password, address)
         with self._service.transaction() as session:
             issuer_id = self._issuer_id_for(session, role, issuer_slug)
-            if session.scalar(select(UserRecord.id).where(UserRecord.email == address)):
-                raise InvalidInput(f"There is already an account for {address}.")
-            user = UserRecord(
-                email=address,
-                name=name.strip()[:200],
-                password_hash=password_hash,
-                role=role,
-                issuer_id=issuer_id,
-                created_at=utcnow(),
-            )
-            session.add(user)
+            user = self._add_user(session, address, name, password_hash, role)
+            user.issuer_id = issuer_id
             session.flush()
             return self._view(session, user)
+
+    def create_learner_account(
+        self,
+        email: str,
+        name: str,
+        password: str,
+        *,
+        learner_public_id: str | None = None,
+    ) -> UserView:
+        """A learner account (role ``learner``) that logs in to see "my badges".
+
+        It is linked to ``learner_public_id`` when given, else to the learner holding the
+        email address (created when nobody does). The address is linked as verified: the
+        administrator creating the account vouches for it. :class:`InvalidInput` when the
+        address already has an account, :class:`core.learners.IdentityConflict` when it
+        cannot be tied to one learner, :class:`NotFound` for an unknown learner; nothing is
+        written then."""
+        address = normalise_email(email)
+        if not name or not name.strip():
+            raise InvalidInput("An account needs a name.")
+        password_hash = self._new_password_hash(password, address)
+        learners = self._service.learners
+        with self._service.transaction() as session:
+            user = self._add_user(session, address, name, password_hash, LEARNER_ROLE)
+            if learner_public_id is not None:
+                learner = learners.learner_in_session(session, learner_public_id)
+            else:
+                learner = learners.find_or_create_in_session(
+                    session, email=address, email_verified=True, display_name=name.strip()
+                )
+            user.learner_id = learner.id
+            session.flush()
+            return self._view(session, user)
+
+    @staticmethod
+    def _new_password_hash(password: str | None, address: str) -> str | None:
+        if password is None:
+            return None
+        check_password_strength(password, email=address)
+        return generate_password_hash(password, method=PASSWORD_HASH_METHOD)
+
+    @staticmethod
+    def _add_user(
+        session: Session, address: str, name: str, password_hash: str | None, role: str
+    ) -> UserRecord:
+        if session.scalar(select(UserRecord.id).where(UserRecord.email == address)):
+            raise InvalidInput(f"There is already an account for {address}.")
+        user = UserRecord(
+            email=address,
+            name=name.strip()[:200],
+            password_hash=password_hash,
+            role=role,
+            created_at=utcnow(),
+        )
+        session.add(user)
+        return user
 
     def update_user(
         self, user_id: int, *, name: str, role: str, issuer_slug: str | None
     ) -> UserView:
-        """Change an account's name, role and issuer."""
+        """Change an account's name, role and issuer. An account made a learner is linked to
+        the learner holding its email address (as :meth:`create_learner_account` links)."""
         if not name or not name.strip():
             raise InvalidInput("An account needs a name.")
         with self._service.transaction() as session:
@@ -344,6 +418,10 @@ class Accounts:
             if user is None:
                 raise NotFound(f"No user {user_id}.")
             user.issuer_id = self._issuer_id_for(session, role, issuer_slug)
+            if role == LEARNER_ROLE and user.learner_id is None:
+                user.learner_id = self._service.learners.find_or_create_in_session(
+                    session, email=user.email, email_verified=True, display_name=user.name
+                ).id
             user.role = role
             user.name = name.strip()[:200]
             return self._view(session, user)
@@ -514,10 +592,13 @@ class Accounts:
 
 __all__ = [
     "COMMON_PASSWORDS",
+    "ISSUER_ROLES",
+    "LEARNER_ROLE",
     "LOGIN_FAILURE_LIMIT",
     "LOGIN_WINDOW",
     "MIN_PASSWORD_LENGTH",
     "ROLES",
+    "STAFF_ROLES",
     "Accounts",
     "LoginBlocked",
     "UserView",

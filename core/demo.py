@@ -349,6 +349,10 @@ def seed_demo(service: BadgeService, *, only_if_empty: bool) -> bool:
     return True
 
 
+def _demo_password() -> str:
+    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+
+
 def _create_demo_accounts(service: BadgeService) -> None:
     accounts = [
         ("admin@demo.citiesoflearning.nl", "Demo Administrator", "admin", None),
@@ -362,9 +366,14 @@ def _create_demo_accounts(service: BadgeService) -> None:
     ]
     lines = ["badgebridge demo accounts (generated; change or delete them before real use)", ""]
     for email, name, role, issuer in accounts:
-        password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+        password = _demo_password()
         service.accounts.create_user(email, name, password, role, issuer_slug=issuer)
         lines.append(f"{role:10} {email:42} {password}")
+    # A learner who logs in to "my badges": Sam, who holds badges and a playlist badge.
+    learner_name, learner_email = LEARNERS[0]
+    password = _demo_password()
+    service.accounts.create_learner_account(learner_email, learner_name, password)
+    lines.append(f"{'learner':10} {learner_email:42} {password}")
     path = service.settings.data_dir / DEMO_PASSWORD_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, defer
 
+from core.accounts import LEARNER_ROLE
 from core.errors import InvalidInput, NotFound
 from core.learners import DeletionReport
 from core.storage import (
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from core.service import BadgeService
 
 VISIBILITIES: Final = ("public", "private")
-#: The role of an account that exists only for a person to see their own badges.
-LEARNER_ROLE: Final = "learner"
 
 
 @dataclass(frozen=True)

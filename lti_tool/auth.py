@@ -12,6 +12,9 @@ address is the visitor's, not the proxy's.
 
 Views use :func:`login_required`, :func:`role_required` and :func:`require_issuer_access`:
 organisers and reviewers act only for their own issuer, administrators for all.
+
+Where a person lands after logging in depends on their role (:func:`landing_url`): learners on
+their badges (``/me``), the people who run badges on the dashboard (``/admin/``).
 """
 
 from __future__ import annotations
@@ -50,8 +53,10 @@ SESSION_USER = "user_id"
 SESSION_STAMP = "user_stamp"
 SESSION_LOGIN_AT = "login_at"
 SESSION_LIFETIME = timedelta(hours=12)
-#: Where people land after logging in when no page asked for it.
+#: Where the people who run badges land after logging in when no page asked for another.
 HOME_ENDPOINT = "admin_dashboard.dashboard"
+#: Where learners land: their badges.
+LEARNER_HOME_ENDPOINT = "learner.badges"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -107,6 +112,23 @@ def end_session() -> None:
     """Log out."""
     session.clear()
     g.current_user = None
+
+
+def landing_url(user: UserView) -> str:
+    """Where ``user`` lands after logging in when no page asked for another: a learner on
+    their badges, administrators, organisers and reviewers on the dashboard."""
+    return url_for(LEARNER_HOME_ENDPOINT if user.is_learner else HOME_ENDPOINT)
+
+
+def _learners_to_their_landing() -> Response | None:
+    # The dashboard lists the issuers one acts for: a learner acts for none, so a learner who
+    # opens it (an old bookmark, a shared link) is sent to their own landing page.
+    if request.endpoint != HOME_ENDPOINT or request.method != "GET":
+        return None
+    user = current_user()
+    if user is not None and user.is_learner:
+        return cast(Response, redirect(landing_url(user)))
+    return None
 
 
 # -- decorators ---------------------------------------------------------------------------------
@@ -187,8 +209,9 @@ def login() -> Response | str | tuple[str, int]:
     """The log-in form: email address and password (and the identity provider, if set up)."""
     target = safe_next_path(request.values.get("next"), default="")
     if request.method == "GET":
-        if current_user() is not None:
-            return cast(Response, redirect(target or url_for(HOME_ENDPOINT)))
+        user = current_user()
+        if user is not None:
+            return cast(Response, redirect(target or landing_url(user)))
         return _login_page(target=target)
     require_csrf_token()
     email = request.form.get("email", "").strip()
@@ -209,7 +232,7 @@ def login() -> Response | str | tuple[str, int]:
             accounts.record_login_success(email, address)
             start_session(user)
             flash(_("You are logged in as %(name)s.", name=user.name), "success")
-            return cast(Response, redirect(target or url_for(HOME_ENDPOINT)))
+            return cast(Response, redirect(target or landing_url(user)))
         blocked = accounts.record_login_failure(email, address)
         if blocked is None:
             errors["email"] = _("The email address or the password is not right.")
@@ -257,6 +280,7 @@ def init_auth(app: Flask) -> None:
     """Register the log-in pages and make ``current_user`` available to every template."""
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
     app.register_blueprint(auth)
+    app.before_request(_learners_to_their_landing)
     app.context_processor(_user_context)
     from lti_tool.oidc_login import init_oidc
 
@@ -267,6 +291,7 @@ __all__ = [
     "current_user",
     "end_session",
     "init_auth",
+    "landing_url",
     "logged_in_user",
     "login_required",
     "protect_blueprint",

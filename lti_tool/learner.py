@@ -30,15 +30,16 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from core.accounts import LEARNER_ROLE
 from core.errors import InvalidInput, NotFound
-from core.learner_badges import LEARNER_ROLE, VISIBILITIES, LearnerCredential
+from core.learner_badges import VISIBILITIES, LearnerCredential
 from core.service import BadgeService
 from lti_tool.auth import end_session, logged_in_user, protect_blueprint
 from lti_tool.badge_images import baked_badge_png
 from lti_tool.credential_display import achievement_of, credential_json, image_url_of
 from lti_tool.i18n import format_datetime, ngettext
 from lti_tool.i18n import gettext as _
-from lti_tool.web import badge_service, signed_in_user
+from lti_tool.web import badge_service
 
 learner_pages = Blueprint("learner", __name__, url_prefix="/me")
 protect_blueprint(learner_pages)
@@ -69,17 +70,6 @@ def learner_account(*, for_form: bool = False) -> LearnerAccount:
         page = render_template("learner/no_badges.html")
         abort(Response(page, status=403 if for_form else 200))
     return LearnerAccount(user.id, user.role, user.name, learner)
-
-
-@learner_pages.before_app_request
-def _learners_land_on_their_badges() -> WerkzeugResponse | None:
-    # Log-in sends everyone to the organisers' dashboard; a learner has none.
-    if request.endpoint != "admin_dashboard.dashboard" or request.method != "GET":
-        return None
-    user = signed_in_user()
-    if user is not None and user.role == LEARNER_ROLE:
-        return redirect(url_for("learner.badges"))
-    return None
 
 
 def _no_store(response: Response) -> Response:

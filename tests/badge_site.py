@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from core.catalogue import PlaylistStepSpec
 from core.service import BadgeService
-from core.storage import UserRecord, utcnow
+from core.storage import UserRecord
 from lti_tool.app import create_app
 from tests.organiser_site import PASSWORD, log_in, site_settings
 
@@ -87,26 +87,10 @@ class BadgeSite:
 
     def learner_account(self, email: str, name: str, learner_public_id: str) -> int:
         """A log-in account (role ``learner``) for the learner; its password is
-        :data:`PASSWORD`. Written directly: core has no method for learner accounts yet."""
-        from sqlalchemy import select
-
-        from core.storage import LearnerRecord
-
-        with self.service.transaction() as session:
-            learner_id = session.scalar(
-                select(LearnerRecord.id).where(LearnerRecord.public_id == learner_public_id)
-            )
-            user = UserRecord(
-                email=email,
-                name=name,
-                password_hash=password_hash(),
-                role="learner",
-                learner_id=learner_id,
-                created_at=utcnow(),
-            )
-            session.add(user)
-            session.flush()
-            return user.id
+        :data:`PASSWORD`."""
+        return self.service.accounts.create_learner_account(
+            email, name, PASSWORD, learner_public_id=learner_public_id
+        ).id
 
 
 def _at(day: date, hour: int) -> datetime:

@@ -13,6 +13,7 @@ ROLE_LABELS = {
     "admin": N_("Administrator"),
     "organiser": N_("Organiser"),
     "reviewer": N_("Reviewer"),
+    "learner": N_("Learner"),
 }
 
 
