@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from core.service import BadgeService
 
 VISIBILITIES: Final = ("public", "private")
+#: The settings under which anyone with a credential's link may see it.
+PUBLIC_VISIBILITIES: Final = ("public",)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class CredentialFacts:
     @property
     def is_public(self) -> bool:
         """Whether anyone with the link may see it."""
-        return self.visibility != "private"
+        return self.visibility in PUBLIC_VISIBILITIES
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,19 @@ class LearnerBadges:
                 achievement_public_id=achievement_public_id,
                 evidence=self._evidence(session, record.id),
             )
+
+    def shared_credential_text(self, credential_id: str) -> str | None:
+        """The document (JSON or JWT) of a credential issued here that its holder shares
+        publicly; None when it is private or was not issued here (the two look the same)."""
+        with self._service.sessions() as session:
+            row = session.execute(
+                select(CredentialRecord.document, CredentialRecord.visibility).where(
+                    CredentialRecord.credential_id == credential_id
+                )
+            ).first()
+        if row is None or (row.visibility or "public") not in PUBLIC_VISIBILITIES:
+            return None
+        return str(row.document)
 
     @staticmethod
     def _evidence(session: Session, credential_row_id: int) -> tuple[CredentialEvidence, ...]:
@@ -293,6 +308,7 @@ class LearnerBadges:
 
 __all__ = [
     "LEARNER_ROLE",
+    "PUBLIC_VISIBILITIES",
     "VISIBILITIES",
     "AccountErasure",
     "CredentialEvidence",

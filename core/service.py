@@ -6,7 +6,6 @@ own issuers from the database (no HTTP to ourselves), and the guarded fetcher fo
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import json
@@ -58,7 +57,12 @@ from core.storage import (
     utcnow,
     write_engine,
 )
-from core.verification import StatusListDocument, VerificationOptions, verify_credential
+from core.verification import (
+    StatusListDocument,
+    VerificationOptions,
+    credential_not_found_report,
+    verify_credential,
+)
 
 if TYPE_CHECKING:
     from core.accounts import Accounts
@@ -849,12 +853,17 @@ class BadgeService:
     ) -> VerificationReport:
         """Verify any badge (JSON, JWT, baked image, URL) and return the full report.
 
-        A URL of a credential issued here is read from the database, not fetched over HTTP.
+        A URL of a credential issued here is read from the database, not fetched over HTTP,
+        and only when its holder shares it: a private credential is not found by its URL,
+        exactly as an unknown one (verifying it would show what its holder keeps private).
+        The credential itself, when the caller passes it, is verified whatever its setting.
         """
         if isinstance(data, str) and data.strip().startswith(self.credential_url("")):
-            # Unknown here: verified as a URL, and the report says it could not be loaded.
-            with contextlib.suppress(NotFound):
-                data = self.get_credential(data.strip()).text
+            address = data.strip()
+            shared = self.learner_badges.shared_credential_text(address)
+            if shared is None:
+                return credential_not_found_report(address)
+            data = shared
         options = VerificationOptions(
             resolver=self.resolver,
             fetcher=self.fetcher,

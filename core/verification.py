@@ -99,6 +99,18 @@ def verify_credential(data: bytes | str, options: VerificationOptions) -> Verifi
     return verify_received(received, options, report)
 
 
+def credential_not_found_report(address: str) -> VerificationReport:
+    """The report for the address of a credential that is not shared here: unknown, or kept
+    private by its holder (the two are told apart by no one)."""
+    report = VerificationReport()
+    report.failed(
+        "input",
+        "Readable badge",
+        f"No badge is shared at {address}: there is none, or its holder keeps it private.",
+    )
+    return report
+
+
 def verify_received(
     received: CredentialInput,
     options: VerificationOptions,
