@@ -1,0 +1,538 @@
+"""Deep linking, the teacher's side: a deep-linking launch opens the picker, the filters narrow
+what it shows, the chosen activities and playlists go back to the platform as a signed
+``LtiDeepLinkingResponse`` that the test platform validates (signature with the tool's JWKS,
+claims, items with their gradebook column and custom parameters), and a launch of a link made
+from it opens that activity or playlist. Every bad choice is a readable 4xx and sends nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from core.catalogue import PlaylistStepSpec
+from core.service import BadgeService
+from tests.lti.conftest import (
+    LAUNCH_URL,
+    LtiSite,
+    _site_on,
+    assert_readable_refusal,
+    lti_settings,
+    make_tool_app,
+    page_text,
+    register,
+    tool_jwks_of,
+)
+from tests.lti_platform import (
+    CLAIM_DEEP_LINKING,
+    CLAIM_DEPLOYMENT_ID,
+    CLAIM_DL_CONTENT_ITEMS,
+    CLAIM_DL_DATA,
+    CLAIM_LAUNCH_PRESENTATION,
+    DEEP_LINKING_REQUEST,
+    Launch,
+    TestPlatform,
+    html_forms,
+    http_request,
+    instructor,
+    new_id,
+    student,
+    unverified_parts,
+)
+
+CHOOSE_PATH = re.compile(r"^/lti/session/[^/]+/pick/$")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The public ids of the catalogue the picker shows."""
+
+    photo: str  # Rotterdam, on location, May, DigComp 3.1
+    debate: str  # online, June, SLO critical thinking
+    roofs: str  # Utrecht, on location, May, GreenComp
+    archived: str  # archived: never offered
+    route: str  # playlist: photo + roofs
+    online_route: str  # playlist: debate only
+
+
+def build_catalogue(service: BadgeService) -> Catalogue:
+    """Two cities' activities and playlists, through the catalogue service."""
+    service.create_issuer("rotterdam", "Rotterdam City of Learning", url="https://example.nl")
+    catalogue = service.catalogue
+
+    def badge(name: str, skills: list[str]) -> str:
+        return catalogue.create_achievement(
+            "rotterdam",
+            name=name,
+            description=f"{name}: a badge.",
+            criteria_narrative="Take part.",
+            skills=skills,
+        ).public_id
+
+    def moment(month: int, day: int, hour: int) -> datetime:
+        return datetime(2026, month, day, hour, tzinfo=UTC)
+
+    photo = catalogue.create_activity(
+        "rotterdam",
+        title="Fotografeer Feijenoord",
+        description="Photograph your neighbourhood with a photographer.",
+        achievement_public_id=badge("Stadsfotograaf", ["digcomp-2.2:3.1"]),
+        city="Rotterdam",
+        location_name="Buurthuis De Put",
+        starts_at=moment(5, 10, 12),
+        ends_at=moment(5, 10, 15),
+    ).public_id
+    debate = catalogue.create_activity(
+        "rotterdam",
+        title="Online debatclub",
+        description="Debate a city question with students of other schools.",
+        achievement_public_id=badge("Debater", ["slo-21:kritisch-denken"]),
+        online=True,
+        starts_at=moment(6, 15, 14),
+        ends_at=moment(6, 15, 16),
+    ).public_id
+    roofs = catalogue.create_activity(
+        "rotterdam",
+        title="Groene daken tellen",
+        description="Count the green roofs of Utrecht from the Dom tower.",
+        achievement_public_id=badge("Dakenteller", ["greencomp:1.1"]),
+        city="Utrecht",
+        starts_at=moment(5, 20, 9),
+        ends_at=moment(5, 20, 12),
+    ).public_id
+    archived = catalogue.create_activity(
+        "rotterdam",
+        title="Oude havenwandeling",
+        description="A walk that is no longer offered.",
+        achievement_public_id=badge("Havenkenner", []),
+        city="Rotterdam",
+    ).public_id
+    catalogue.update_activity(archived, archived=True)
+    route = catalogue.create_playlist(
+        "rotterdam",
+        title="Stad in beeld",
+        description="See two cities through a lens.",
+        achievement_public_id=badge("Stadskijker", []),
+        steps=[PlaylistStepSpec.of_activity(photo), PlaylistStepSpec.of_activity(roofs)],
+    ).public_id
+    online_route = catalogue.create_playlist(
+        "rotterdam",
+        title="Debatteren leer je online",
+        description="A pathway of online debates.",
+        achievement_public_id=badge("Debatroute", []),
+        steps=[PlaylistStepSpec.of_activity(debate)],
+    ).public_id
+    return Catalogue(photo, debate, roofs, archived, route, online_route)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LtiSite, Catalogue]]:
+    """One tool, platform and catalogue for the tests that only read it."""
+    with TestPlatform() as running:
+        lti_site = _site_on(tmp_path_factory.mktemp("picker"), running)
+        yield lti_site, build_catalogue(lti_site.service)
+        lti_site.service.engine.dispose()
+
+
+# -- driving the picker ------------------------------------------------------------------------
+
+
+@dataclass
+class Picker:
+    """A teacher's browser on the picker of one deep-linking launch."""
+
+    site: LtiSite
+    browser: Any
+    session_path: str
+    launch: Launch
+
+    def show(self, **filters: str) -> Any:
+        """The picker with ``filters`` (its GET form's fields)."""
+        return self.browser.get(self.session_path, query_string=filters)
+
+    def choice_form(self, page: Any) -> dict[str, Any]:
+        [form] = [f for f in html_forms(page.get_data(as_text=True)) if f["method"] == "post"]
+        assert CHOOSE_PATH.match(form["action"]), form["action"]
+        # Only the hidden fields: the choices are the test's to make.
+        form["fields"].pop("choice", None)
+        return form
+
+    def choose(self, *values: str, token: str | None = None) -> Any:
+        """Send the choice form of the picker with ``values`` ticked."""
+        form = self.choice_form(self.show())
+        fields = dict(form["fields"])
+        if token is not None:
+            fields["launch_token"] = token
+        data = [*fields.items(), *(("choice", v) for v in values)]
+        return self.browser.post(
+            form["action"],
+            data=urlencode(data),
+            content_type="application/x-www-form-urlencoded",
+        )
+
+
+def in_english(claims: dict[str, Any]) -> None:
+    """Ask the tool's pages in English (platforms say which language in the launch)."""
+    claims[CLAIM_LAUNCH_PRESENTATION]["locale"] = "en-GB"
+
+
+def teacher_launch(language: str = "en-GB", **settings: Any) -> Launch:
+    """A teacher's deep-linking launch whose pages are asked in ``language``
+    (``launch_presentation.locale``), with ``settings`` changed in its deep-linking settings."""
+
+    def edit(claims: dict[str, Any]) -> None:
+        claims[CLAIM_LAUNCH_PRESENTATION]["locale"] = language
+        claims[CLAIM_DEEP_LINKING].update(settings)
+
+    return Launch(instructor(), message_type=DEEP_LINKING_REQUEST, edit_claims=edit)
+
+
+def open_picker(site: LtiSite, launch: Launch | None = None, language: str = "en") -> Picker:
+    """A teacher's deep-linking launch, landed on the picker."""
+    launch = launch or teacher_launch()
+    browser = site.browser()
+    browser.headers["Accept-Language"] = language
+    outcome = browser.launch(launch)
+    assert outcome.response.status_code == 303, outcome.response.get_data(as_text=True)[:500]
+    assert outcome.session_path
+    return Picker(site, browser, outcome.session_path, launch)
+
+
+def shown_titles(page: Any) -> set[str]:
+    """The titles the picker offers (the labels of its choices)."""
+    body = page.get_data(as_text=True)
+    return set(re.findall(r'<label for="choice-[^"]+">([^<]+)</label>', body))
+
+
+def returned_form(response: Any) -> dict[str, Any]:
+    """The auto-posting form of the response page (to the platform)."""
+    forms = [f for f in html_forms(response.get_data(as_text=True)) if "JWT" in f["fields"]]
+    assert len(forms) == 1, response.get_data(as_text=True)[:1500]
+    return forms[0]
+
+
+def assert_nothing_sent(response: Any, platform: TestPlatform, before: int) -> None:
+    assert 400 <= response.status_code < 500, response.status_code
+    assert "JWT" not in response.get_data(as_text=True)
+    assert len(platform.deep_linking_responses) == before
+
+
+# -- the round trip ----------------------------------------------------------------------------
+
+
+def test_filters_narrow_what_the_picker_offers(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, _ = shop
+    picker = open_picker(site)
+    everything = picker.show()
+    assert everything.status_code == 200
+    assert shown_titles(everything) == {
+        "Fotografeer Feijenoord",
+        "Online debatclub",
+        "Groene daken tellen",
+        "Stad in beeld",
+        "Debatteren leer je online",
+    }, "archived activities are never offered"
+    text = page_text(everything)
+    assert "Add a Cities of Learning activity" in text
+    assert "Burgerschap 2A" in text  # the course it adds to
+
+    cases = {
+        "words": ({"q": "debate"}, {"Online debatclub", "Debatteren leer je online"}),
+        "city": ({"city": "Utrecht"}, {"Groene daken tellen", "Stad in beeld"}),
+        "skill": (
+            {"skill": "digcomp-2.2:3.1"},
+            {"Fotografeer Feijenoord", "Stad in beeld"},
+        ),
+        "framework": ({"framework": "greencomp"}, {"Groene daken tellen", "Stad in beeld"}),
+        "online": ({"mode": "online"}, {"Online debatclub", "Debatteren leer je online"}),
+        "on location": (
+            {"mode": "offline"},
+            {"Fotografeer Feijenoord", "Groene daken tellen", "Stad in beeld"},
+        ),
+        "dates": (
+            {"from": "2026-06-01", "to": "2026-06-30"},
+            {"Online debatclub", "Debatteren leer je online"},
+        ),
+        "playlists only": ({"kind": "playlist"}, {"Stad in beeld", "Debatteren leer je online"}),
+        "activities in Rotterdam": (
+            {"kind": "activity", "city": "Rotterdam"},
+            {"Fotografeer Feijenoord"},
+        ),
+    }
+    for name, (filters, expected) in cases.items():
+        page = picker.show(**filters)
+        assert page.status_code == 200, name
+        assert shown_titles(page) == expected, name
+
+
+def test_the_preview_says_what_where_when_which_skills_and_badge(
+    shop: tuple[LtiSite, Catalogue],
+) -> None:
+    site, _ = shop
+    picker = open_picker(site)
+    text = page_text(picker.show(q="Feijenoord", kind="activity"))
+    for shown in (
+        "Fotografeer Feijenoord",
+        "Buurthuis De Put, Rotterdam",  # where
+        "10 May 2026, 14:00 \u2013 17:00",  # when (Amsterdam time)
+        "Organised by Rotterdam City of Learning",
+        "DigComp 2.2",  # the skill's framework
+        "Badge: Stadsfotograaf",
+    ):
+        assert shown in text, (shown, text)
+    playlist = page_text(picker.show(q="lens", kind="playlist"))
+    assert "Playlist of 2 steps" in playlist
+    assert "Fotografeer Feijenoord → Groene daken tellen" in playlist
+    assert "Badge: Stadskijker" in playlist
+
+
+def test_a_bad_filter_is_explained_not_an_error(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, _ = shop
+    picker = open_picker(site)
+    for filters in ({"skill": "nonsense"}, {"from": "yesterday"}, {"kind": "videos"}):
+        page = picker.show(**filters)
+        assert page.status_code == 400, filters
+        assert "This search could not be done" in page_text(page)
+
+
+def test_two_chosen_items_go_back_signed_and_a_launch_of_the_link_opens_them(
+    shop: tuple[LtiSite, Catalogue],
+) -> None:
+    site, ids = shop
+    platform = site.platform
+    picker = open_picker(site)
+    answer = picker.choose(f"activity:{ids.photo}", f"playlist:{ids.route}")
+    assert answer.status_code == 200, page_text(answer)
+
+    # The page posts the response to the platform's return URL, by script or by its button.
+    form = returned_form(answer)
+    assert form["method"] == "post"
+    assert form["action"] == platform.deep_link_return_url
+    policy = answer.headers["Content-Security-Policy"]
+    assert f"form-action 'self' {platform.issuer}" in policy
+    nonce = re.search(r"script-src 'nonce-([^']+)'", policy)
+    assert nonce and f'<script nonce="{nonce.group(1)}">' in answer.get_data(as_text=True)
+    assert "Continue to the course" in page_text(answer)
+
+    # The platform receives it over HTTP and validates it (signature with the tool's JWKS).
+    token = form["fields"]["JWT"]
+    status, _, body = http_request(
+        "POST",
+        form["action"],
+        body=urlencode({"JWT": token}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 200, body.decode()
+    claims = platform.deep_linking_responses[-1]
+    header, _ = unverified_parts(token)
+    assert header["alg"] == "RS256"
+    assert header["kid"] == site.service.lti.tool_signing_key().kid
+    assert claims["iss"] == platform.client_id
+    assert claims["aud"] == platform.issuer
+    assert claims[CLAIM_DEPLOYMENT_ID] == platform.deployment_ids[0]
+    sent_settings = platform.answers[-1].claims[CLAIM_DEEP_LINKING]
+    assert claims[CLAIM_DL_DATA] == sent_settings["data"]
+
+    activity_item, playlist_item = claims[CLAIM_DL_CONTENT_ITEMS]
+    assert activity_item == {
+        "type": "ltiResourceLink",
+        "title": "Fotografeer Feijenoord",
+        "text": "Photograph your neighbourhood with a photographer.",
+        "url": LAUNCH_URL,
+        "custom": {"activity": ids.photo},
+        "lineItem": {
+            "scoreMaximum": 100,
+            "label": "Fotografeer Feijenoord",
+            "resourceId": f"activity:{ids.photo}",
+            "tag": "badgebridge",
+        },
+    }
+    assert playlist_item["title"] == "Stad in beeld"
+    assert playlist_item["custom"] == {"playlist": ids.route}
+    assert playlist_item["lineItem"]["resourceId"] == f"playlist:{ids.route}"
+
+    # The platform makes course items of them; a student's launch of each opens its content.
+    for item, shown in (
+        (activity_item, "Fotografeer Feijenoord"),
+        (playlist_item, "Stad in beeld"),
+    ):
+        launch = Launch(
+            student(),
+            resource_link_id="link-" + new_id(),
+            resource_link_title=item["title"],
+            custom=item["custom"],
+            target_link_uri=item["url"],
+            edit_claims=in_english,
+        )
+        outcome = site.browser().launch(launch)
+        assert outcome.page is not None and outcome.page.status_code == 200
+        text = page_text(outcome.page)
+        assert f"{shown} " in text and "no longer available" not in text, text
+
+
+def test_the_response_page_works_without_javascript(shop: tuple[LtiSite, Catalogue]) -> None:
+    """A visible button posts the same form; the language follows the browser."""
+    site, ids = shop
+    picker = open_picker(site, teacher_launch("nl-NL"), language="nl")
+    answer = picker.choose(f"activity:{ids.debate}")
+    body = answer.get_data(as_text=True)
+    assert '<html lang="nl">' in body
+    assert re.search(r'<button type="submit">[^<]+</button>', body)
+    assert "Online debatclub" in page_text(answer)
+
+
+# -- refusals: readable, and nothing goes to the platform ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        ((), "Choose at least one activity or playlist."),
+        (("activity:no-such-activity",), "not in the catalogue"),
+        (("playlist:no-such-playlist",), "not in the catalogue"),
+        (("video:123",), "not an activity or playlist"),
+        (("activity:",), "not an activity or playlist"),
+    ],
+    ids=["nothing chosen", "unknown activity", "unknown playlist", "unknown kind", "no id"],
+)
+def test_a_bad_choice_is_explained_and_nothing_is_sent(
+    shop: tuple[LtiSite, Catalogue], values: tuple[str, ...], says: str
+) -> None:
+    site, _ = shop
+    before = len(site.platform.deep_linking_responses)
+    answer = open_picker(site).choose(*values)
+    assert_nothing_sent(answer, site.platform, before)
+    text = page_text(answer)
+    assert "Nothing was added yet" in text and says in text, text
+    assert shown_titles(answer), "the picker is shown again to choose from"
+
+
+def test_an_archived_activity_cannot_be_chosen(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, ids = shop
+    before = len(site.platform.deep_linking_responses)
+    answer = open_picker(site).choose(f"activity:{ids.photo}", f"activity:{ids.archived}")
+    assert_nothing_sent(answer, site.platform, before)
+    assert "Oude havenwandeling is no longer offered" in page_text(answer)
+
+
+def test_one_item_only_when_the_platform_takes_one(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, ids = shop
+    launch = teacher_launch(accept_multiple=False)
+    picker = open_picker(site, launch)
+    page = picker.show()
+    body = page.get_data(as_text=True)
+    assert 'type="radio" id="choice-' in body and 'type="checkbox"' not in body
+    before = len(site.platform.deep_linking_responses)
+    two = picker.choose(f"activity:{ids.photo}", f"activity:{ids.roofs}")
+    assert_nothing_sent(two, site.platform, before)
+    assert "choose only one" in page_text(two)
+    one = picker.choose(f"activity:{ids.roofs}")
+    assert one.status_code == 200
+    assert (
+        len(
+            site.platform.validate_deep_linking_response(returned_form(one)["fields"]["JWT"])[
+                CLAIM_DL_CONTENT_ITEMS
+            ]
+        )
+        == 1
+    )
+
+
+def test_no_line_item_when_the_platform_takes_none(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, ids = shop
+    launch = teacher_launch(accept_lineitem=False)
+    answer = open_picker(site, launch).choose(f"activity:{ids.photo}")
+    claims = site.platform.validate_deep_linking_response(returned_form(answer)["fields"]["JWT"])
+    [item] = claims[CLAIM_DL_CONTENT_ITEMS]
+    assert "lineItem" not in item and item["custom"] == {"activity": ids.photo}
+
+
+def test_a_platform_that_takes_no_resource_links_gets_a_readable_refusal(
+    shop: tuple[LtiSite, Catalogue],
+) -> None:
+    site, _ = shop
+    launch = teacher_launch(accept_types=["file", "html"])
+    outcome = site.browser().launch(launch)
+    assert_readable_refusal(outcome.response)
+    assert "resource link" in page_text(outcome.response)
+
+
+def test_the_choice_needs_the_launch_form_token(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, ids = shop
+    before = len(site.platform.deep_linking_responses)
+    picker = open_picker(site)
+    answer = picker.choose(f"activity:{ids.photo}", token="forged")
+    assert_readable_refusal(answer)
+    assert_nothing_sent(answer, site.platform, before)
+    other = open_picker(site)  # the token of another launch does not fit
+    token = other.choice_form(other.show())["fields"]["launch_token"]
+    assert_readable_refusal(picker.choose(f"activity:{ids.photo}", token=token))
+
+
+def test_an_expired_launch_is_refused_readably(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, ids = shop
+    before = len(site.platform.deep_linking_responses)
+    picker = open_picker(site)
+    form = picker.choice_form(picker.show())
+    launch_id = urlsplit(picker.session_path).path.rsplit("/", 1)[-1]
+    cache = site.service.lti.launch_cache
+    cache.delete(f"session:{launch_id}")
+    cache.delete(f"launch:{launch_id}")
+    data = {**form["fields"], "choice": f"activity:{ids.photo}"}
+    answer = picker.browser.post(form["action"], data=data)
+    assert answer.status_code == 404
+    assert_readable_refusal(answer)
+    assert_nothing_sent(answer, site.platform, before)
+    assert_readable_refusal(picker.show())
+
+
+def test_a_resource_launch_has_no_picker_to_post_to(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, ids = shop
+    browser = site.browser()
+    outcome = browser.launch(Launch(instructor(), resource_link_id="link-" + new_id()))
+    assert outcome.session_path and outcome.page is not None
+    path = outcome.session_path + "/pick/"
+    answer = browser.post(path, data={"choice": f"activity:{ids.photo}"})
+    assert_readable_refusal(answer)
+
+
+# -- on PostgreSQL too (the launch is restored from the shared cache in the database) -----------
+
+
+def test_the_round_trip_on_each_database(tmp_path: Path, database_url: str) -> None:
+    settings = lti_settings(tmp_path, database_url)
+    with TestPlatform() as platform:
+        app, service = make_tool_app(settings)
+        try:
+            registration = register(service, platform)
+            platform.set_tool(
+                launch_url=LAUNCH_URL,
+                login_url=LAUNCH_URL.replace("/launch", "/login"),
+                jwks=tool_jwks_of(app),
+            )
+            site = LtiSite(app, service, platform, registration)
+            ids = build_catalogue(service)
+            # A second web worker on the same database answers the choice.
+            other_app, other_service = make_tool_app(settings)
+            picker = open_picker(site)
+            picker.browser.client = other_app.test_client()
+            assert shown_titles(picker.show(city="Rotterdam")) == {
+                "Fotografeer Feijenoord",
+                "Stad in beeld",
+            }
+            answer = picker.choose(f"activity:{ids.photo}", f"playlist:{ids.online_route}")
+            assert answer.status_code == 200, page_text(answer)
+            claims = platform.validate_deep_linking_response(returned_form(answer)["fields"]["JWT"])
+            assert [i["custom"] for i in claims[CLAIM_DL_CONTENT_ITEMS]] == [
+                {"activity": ids.photo},
+                {"playlist": ids.online_route},
+            ]
+            other_service.engine.dispose()
+        finally:
+            service.engine.dispose()
