@@ -40,7 +40,7 @@ from core.service import BadgeService
 from lti_tool.badge_images import baked_badge_png
 from lti_tool.catalogue_pages import COMPLETION_MODE_LABELS, skill_names
 from lti_tool.credential_display import credential_json, levels, skill_groups
-from lti_tool.i18n import N_, current_locale, translated
+from lti_tool.i18n import N_, current_locale, format_number, translated
 from lti_tool.i18n import gettext as _
 from lti_tool.learner import credential_token
 from lti_tool.lti.framing import frameable, refused
@@ -454,7 +454,7 @@ def _read_evidence(kind: str) -> _Handed:
                 400,
                 _(
                     "Your text is too long: at most %(count)s characters.",
-                    count=f"{MAX_EVIDENCE_TEXT_CHARS:,}".replace(",", "."),
+                    count=format_number(MAX_EVIDENCE_TEXT_CHARS),
                 ),
                 text,
             )
