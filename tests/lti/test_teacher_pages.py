@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from core.service import BadgeService
+from lti_tool.lti.sessions import FORM_TOKEN_FIELD
 from tests.lti.conftest import (
     LAUNCH_URL,
     LOGIN_URL,
     LtiSite,
+    assert_readable_refusal,
     lti_settings,
     make_tool_app,
     page_text,
@@ -295,3 +297,274 @@ def test_the_class_comes_from_nrps_with_each_students_state(classroom: Classroom
         )
         is None
     )
+
+
+# -- evidence review ----------------------------------------------------------------------------
+
+
+def test_approving_evidence_awards_a_badge_that_verifies(any_db_classroom: Classroom) -> None:
+    classroom = any_db_classroom
+    service = classroom.service
+    evidence_id = classroom.hand_in(CLASS[0], "Mijn fotoserie over de markt.")
+    browser, _path, page = classroom.launch(instructor())
+
+    form = form_for(page, f"/teacher/evidence/{evidence_id}")
+    page = after(browser, send(browser, form, decision="approve", comment="Mooi werk!"))
+
+    assert "The evidence of Anna de Vries was approved and the badge awarded." in page_text(page)
+    assert "Badge earned" in class_rows(page)["Anna de Vries"]
+    assert "No evidence is waiting for review." in page_text(page)
+    [badge] = service.learners.badges_of(classroom.learner_of(CLASS[0]))
+    assert badge.achievement_public_id == classroom.catalogue.badge.public_id
+    assert badge.source_kind == "evidence"
+    assert badge.credential_id is not None
+    assert service.evidence.get(evidence_id).reviewer == instructor().email
+    assert service.verify(service.get_credential(badge.credential_id).text).valid
+
+
+def test_a_rejection_needs_a_comment_and_the_student_sees_it(classroom: Classroom) -> None:
+    service = classroom.service
+    evidence_id = classroom.hand_in(CLASS[1], "Een foto.")
+    browser, _path, page = classroom.launch(instructor())
+    form = form_for(page, f"/teacher/evidence/{evidence_id}")
+
+    refused = send(browser, form, decision="reject", comment="   ")
+    assert refused.status_code == 400
+    assert "Write a comment telling Bram Visser why." in page_text(refused)
+    assert service.evidence.get(evidence_id).status == "pending"
+
+    page = after(browser, send(browser, form, decision="reject", comment="Maak er vijf."))
+    assert "Evidence rejected" in class_rows(page)["Bram Visser"]
+    assert "Maak er vijf." in class_rows(page)["Bram Visser"]
+    reviewed = service.evidence.get(evidence_id)
+    assert (reviewed.status, reviewed.review_comment) == ("rejected", "Maak er vijf.")
+    assert service.learners.badges_of(classroom.learner_of(CLASS[1])) == []
+
+
+def test_approving_twice_awards_once(classroom: Classroom) -> None:
+    evidence_id = classroom.hand_in(CLASS[0], "Foto's van de markt.")
+    browser, _path, page = classroom.launch(instructor())
+    form = form_for(page, f"/teacher/evidence/{evidence_id}")
+
+    first = send(browser, form, decision="approve")
+    second = send(browser, form, decision="approve")
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert len(classroom.service.learners.badges_of(classroom.learner_of(CLASS[0]))) == 1
+
+
+# -- award and revoke ---------------------------------------------------------------------------
+
+
+def test_a_teacher_awards_the_badge_once_however_often_they_click(
+    any_db_classroom: Classroom,
+) -> None:
+    classroom = any_db_classroom
+    service = classroom.service
+    classroom.launch(CLASS[1])
+    browser, _path, page = classroom.launch(instructor())
+    form = form_for(page, "/teacher/award", student=row_key(page, "Bram Visser"))
+
+    responses = [send(browser, form) for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [303, 303, 303]
+    page = browser.get(responses[0].headers["Location"])
+    assert "The badge was awarded to Bram Visser." in page_text(page)
+    assert "Badge earned" in class_rows(page)["Bram Visser"]
+    again = browser.get(responses[-1].headers["Location"])
+    assert "Bram Visser already holds this badge: nothing new was issued." in page_text(again)
+    [badge] = service.learners.badges_of(classroom.learner_of(CLASS[1]))
+    assert badge.source_kind == "teacher"
+    assert badge.credential_id is not None
+    credential = service.get_credential(badge.credential_id)
+    assert service.verify(credential.text).valid
+
+
+def test_a_revoked_badge_fails_verification_on_its_status(any_db_classroom: Classroom) -> None:
+    classroom = any_db_classroom
+    service = classroom.service
+    classroom.launch(CLASS[2])
+    browser, _path, page = classroom.launch(instructor())
+    key = row_key(page, "Chloé Smit")
+    page = after(browser, send(browser, form_for(page, "/teacher/award", student=key)))
+    [badge] = service.learners.badges_of(classroom.learner_of(CLASS[2]))
+    assert badge.credential_id is not None
+    revoke = form_for(page, "/teacher/revoke", student=key)
+
+    no_reason = send(browser, revoke, reason="")
+    assert no_reason.status_code == 400
+    assert "Give a reason for revoking the badge of Chloé Smit." in page_text(no_reason)
+    assert service.verify(service.get_credential(badge.credential_id).text).valid
+
+    page = after(browser, send(browser, revoke, reason="Awarded to the wrong student."))
+    assert "The badge of Chloé Smit was revoked." in page_text(page)
+    assert "Badge revoked" in class_rows(page)["Chloé Smit"]
+    report = service.verify(service.get_credential(badge.credential_id).text)
+    assert not report.valid
+    failed = [c.id for c in report.checks if c.status == "fail"]
+    assert any("status" in check for check in failed), failed
+
+    # After a revocation the teacher may award again: a new round, a new credential.
+    page = after(browser, send(browser, form_for(page, "/teacher/award", student=key)))
+    assert "Badge earned" in class_rows(page)["Chloé Smit"]
+    assert len(service.learners.badges_of(classroom.learner_of(CLASS[2]))) == 2
+
+
+def test_awarding_a_student_who_never_opened_the_item_makes_their_learner(
+    classroom: Classroom,
+) -> None:
+    """The teacher's award is the one reason to create a learner for a class member: the badge
+    needs a holder. The student's first launch later finds the same learner."""
+    service = classroom.service
+    browser, _path, page = classroom.launch(instructor())
+    page = after(browser, send(browser, form_for(page, "/teacher/award", student="u:s-anna")))
+    assert "Badge earned" in class_rows(page)["Anna de Vries"]
+    learner = classroom.learner_of(CLASS[0])
+    assert service.learners.primary_email(learner) == "s-anna@school.example"
+    classroom.launch(CLASS[0])
+    assert classroom.learner_of(CLASS[0]) == learner
+    assert len(service.learners.badges_of(learner)) == 1
+
+
+# -- the walls ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "", "0" * 64], ids=["missing", "empty", "wrong"])
+def test_a_form_without_the_launchs_token_is_refused(
+    classroom: Classroom, token: str | None
+) -> None:
+    service = classroom.service
+    evidence_id = classroom.hand_in(CLASS[0], "Foto's.")
+    browser, _path, page = classroom.launch(instructor())
+    posts = [
+        (form_for(page, f"/teacher/evidence/{evidence_id}"), {"decision": "approve"}),
+        (form_for(page, "/teacher/award", student="u:s-bram"), {}),
+    ]
+    for form, extra in posts:
+        fields = {
+            k: v for k, v in form["fields"].items() if k not in {FORM_TOKEN_FIELD, "decision"}
+        }
+        if token is not None:
+            fields[FORM_TOKEN_FIELD] = token
+        response = browser.post(form["action"], data={**fields, **extra})
+        assert response.status_code == 400
+        assert_readable_refusal(response)
+        assert "This form was not sent from this course item's page." in page_text(response)
+    assert service.evidence.get(evidence_id).status == "pending"
+    assert service.learners.badges_of(classroom.learner_of(CLASS[0])) == []
+
+
+def test_a_token_of_another_launch_is_refused(classroom: Classroom) -> None:
+    """Each launch's forms carry its own token: one teacher's page cannot post into another
+    teacher's launch."""
+    classroom.launch(CLASS[1])
+    browser, _path, page = classroom.launch(instructor())
+    _other_browser, other_path, _other = classroom.launch(instructor("teacher-2"))
+    form = form_for(page, "/teacher/award", student=row_key(page, "Bram Visser"))
+    other_launch = other_path.rsplit("/", 1)[-1]
+    action = form["action"].replace(_launch_id_of(form["action"]), other_launch)
+    response = browser.post(action, data=form["fields"])
+    assert_readable_refusal(response)
+    assert response.status_code == 400
+    assert classroom.service.learners.badges_of(classroom.learner_of(CLASS[1])) == []
+
+
+def _launch_id_of(url: str) -> str:
+    found = re.search(r"/lti/session/([^/]+)/teacher/", url)
+    assert found, url
+    return found.group(1)
+
+
+def test_a_student_cannot_reach_the_teachers_pages(classroom: Classroom) -> None:
+    service = classroom.service
+    evidence_id = classroom.hand_in(CLASS[1], "Mijn eigen foto's.")
+    _teacher_browser, _path, teacher_page = classroom.launch(instructor())
+    award_form = form_for(teacher_page, "/teacher/award", student="u:s-bram")
+    student_browser, student_path, student_page = classroom.launch(CLASS[1])
+    assert student_page.status_code == 200
+    assert "Your class" not in page_text(student_page)
+    launch_id = student_path.rsplit("/", 1)[-1]
+    # The student's own launch, with its own (valid) form token.
+    from lti_tool.lti.sessions import form_token, load_session
+
+    with classroom.site.app.test_request_context():
+        token = form_token(load_session(service, launch_id))
+    base = f"/lti/session/{launch_id}/teacher"
+    attempts = [
+        student_browser.post(
+            f"{base}/award", data={FORM_TOKEN_FIELD: token, "student": "u:s-bram", "round": "0"}
+        ),
+        student_browser.post(
+            f"{base}/evidence/{evidence_id}",
+            data={FORM_TOKEN_FIELD: token, "decision": "approve"},
+        ),
+        student_browser.post(
+            f"{base}/revoke", data={FORM_TOKEN_FIELD: token, "student": "u:s-bram", "reason": "x"}
+        ),
+        student_browser.post(f"{base}/grades", data={FORM_TOKEN_FIELD: token}),
+        student_browser.get(f"{base}/evidence/{evidence_id}/file"),
+    ]
+    for response in attempts:
+        assert response.status_code == 403, page_text(response)
+        assert_readable_refusal(response)
+        assert "Only teachers of this course can use this page." in page_text(response)
+    assert service.evidence.get(evidence_id).status == "pending"
+    assert service.learners.badges_of(classroom.learner_of(CLASS[1])) == []
+    assert award_form["fields"][FORM_TOKEN_FIELD] != token
+
+
+def test_a_teacher_of_another_course_sees_and_touches_nothing_of_this_one(
+    any_db_classroom: Classroom,
+) -> None:
+    classroom = any_db_classroom
+    service = classroom.service
+    platform = classroom.platform
+    platform.members[OTHER_COURSE.id] = [
+        instructor("teacher-bio"),
+        pupil("s-dewi", "Dewi Bakker"),
+    ]
+    evidence_id = classroom.hand_in(CLASS[1], "Foto's uit Feijenoord.")
+    # The same activity, added to the other course as its own course item.
+    browser, _path, page = classroom.launch(
+        instructor("teacher-bio"), context=OTHER_COURSE, link="item-bio"
+    )
+
+    text = page_text(page)
+    assert list(class_rows(page)) == ["Dewi Bakker"]
+    for name in ("Anna de Vries", "Bram Visser", "Chloé Smit", "Foto's uit Feijenoord."):
+        assert name not in text
+    assert evidence_id not in page.get_data(as_text=True)
+
+    token = form_for(page, "/teacher/award", student="u:s-dewi")["fields"][FORM_TOKEN_FIELD]
+    base = _launch_id_of(form_for(page, "/teacher/award")["action"])
+    prefix = f"/lti/session/{base}/teacher"
+    attempts = [
+        browser.post(
+            f"{prefix}/evidence/{evidence_id}",
+            data={FORM_TOKEN_FIELD: token, "decision": "approve"},
+        ),
+        browser.post(
+            f"{prefix}/award", data={FORM_TOKEN_FIELD: token, "student": "u:s-bram", "round": "0"}
+        ),
+        browser.post(
+            f"{prefix}/award",
+            data={
+                FORM_TOKEN_FIELD: token,
+                "student": "l:" + classroom.learner_of(CLASS[1]),
+                "round": "0",
+            },
+        ),
+        browser.get(f"{prefix}/evidence/{evidence_id}/file"),
+    ]
+    messages = [
+        "That evidence was not handed in by a student of this course.",
+        "That student is not in the class of this course.",
+        "That student is not in the class of this course.",
+        "That evidence was not handed in by a student of this course.",
+    ]
+    for response, message in zip(attempts, messages, strict=True):
+        assert response.status_code == 404, page_text(response)
+        assert_readable_refusal(response)
+        assert message in page_text(response)
+    assert service.evidence.get(evidence_id).status == "pending"
+    assert service.learners.badges_of(classroom.learner_of(CLASS[1])) == []
