@@ -55,8 +55,9 @@ MAX_REASON_CHARS = 1000
 class AwardRequest:
     """One award event. ``source_event_id`` names the event in its source (the evidence id,
     the CSV job and row, the LMS completion id, ``{playlist}:{learner}``...): replaying the
-    same event returns the first award. ``lms_context`` (the LTI line item to write the grade
-    to) queues an ``lms_grade`` follow-up."""
+    same event returns the first award. ``lms_context`` optionally describes the LMS event
+    (a JSON object, checked); grades do not need it: every award queues a score for each
+    gradebook column of a course item the learner launched (:mod:`core.lti_grades`)."""
 
     learner_public_id: str
     achievement_public_id: str
@@ -230,19 +231,11 @@ class Awarding:
             },
             f"notification:award:{award.id}",
         )
-        if request.lms_context is not None:
-            outbox.enqueue(
-                session,
-                "lms_grade",
-                {
-                    "lms_context": request.lms_context,
-                    "learner_public_id": learner.public_id,
-                    "achievement_public_id": achievement.public_id,
-                    "credential_id": credential.credential_id,
-                    "award_id": award.id,
-                },
-                f"lms_grade:award:{award.id}",
-            )
+        # A score for each gradebook column (LTI line item) of a course item the learner
+        # launched that awards this achievement: one indexed query, one job per column.
+        self._service.lti_grades.enqueue_for_award(
+            session, award_id=award.id, learner_id=learner.id, achievement_id=achievement.id
+        )
 
     def _replayed(self, session: Session, award: AwardRecord, request: AwardRequest) -> AwardResult:
         """The award an already-seen source event made, after checking the replay asks for
@@ -347,6 +340,13 @@ class Awarding:
             )
             if award is not None:
                 award.active_key = None
+                # The gradebook columns that got a score for it are cleared (core.lti_grades).
+                self._service.lti_grades.enqueue_for_revocation(
+                    session,
+                    award_id=award.id,
+                    learner_id=award.learner_id,
+                    achievement_id=award.achievement_id,
+                )
             status_list = session.get(StatusListRecord, credential.status_list_id)
             version = status_list.version if status_list else 0
             outbox = self._service.outbox
@@ -437,7 +437,8 @@ class Awarding:
 
 
 def builtin_outbox_handlers(service: BadgeService) -> dict[str, OutboxHandler]:
-    """The follow-up handlers core ships (``lms_grade`` is added by the LTI tool)."""
+    """The follow-up handlers core ships. ``lms_grade`` (:meth:`LtiGrades.deliver`) decides
+    the score here; its HTTP client is the LTI tool's, loaded on the first delivery."""
 
     def playlist_evaluation(job: OutboxJob) -> None:
         """Award playlist badges the new award completes. Idempotent: playlist awards are keyed
@@ -469,6 +470,7 @@ def builtin_outbox_handlers(service: BadgeService) -> dict[str, OutboxHandler]:
         service.status_list_document(int(job.payload["status_list_id"]))
 
     return {
+        "lms_grade": service.lti_grades.deliver,
         "playlist_evaluation": playlist_evaluation,
         "notification": notification,
         "status_publication": status_publication,

@@ -1,19 +1,90 @@
-"""Grades back to the LMS (LTI Assignment and Grade Services): who launched which course item,
-and the score each learner's gradebook column gets when they earn the item's badge.
+"""Grades back to the LMS (LTI Assignment and Grade Services).
 
-Contract used by the teacher pages: :meth:`LtiGrades.status_of` (the grade state of every
-learner of a course item) and :meth:`LtiGrades.resend`.
+**Who launched what.** A learner's launch of a course item records a *placement*: the learner,
+the resource link, their LTI user id (``sub``) on that platform and the gradebook column (line
+item) the launch's AGS endpoint claim named (:meth:`LtiGrades.record_placement`).
+
+**When a score goes.** Every award, whatever its source (evidence approved days later, teacher,
+attendance code, playlist rule, bulk CSV), calls :meth:`LtiGrades.enqueue_for_award` in its own
+transaction: one indexed query finds the line items of the learner's placements whose activity or
+playlist awards that achievement, and one ``lms_grade`` outbox job per line item is queued
+(dedupe key ``lms_grade:award:{award}:line_item:{line item}``). A learner who already holds the
+badge when they launch gets the same job at launch (same key, so never twice). A revocation
+queues a job for the columns that got a score; :meth:`LtiGrades.resend` queues a new one.
+
+**What a job sends.** The handler (:meth:`LtiGrades.deliver`) sends the truth at delivery time,
+not at queueing time, so jobs delivered out of order cannot leave a stale grade:
+
+- the learner holds the badge (a credential of the achievement that is not revoked): a score
+  with ``scoreGiven = scoreMaximum`` = the line item's maximum, ``activityProgress: Completed``,
+  ``gradingProgress: FullyGraded``;
+- the badge was revoked: a score *without* ``scoreGiven`` (``activityProgress: Initialized``,
+  ``gradingProgress: NotReady``), which clears the grade in Moodle and Canvas. Sending 0 would
+  tell the gradebook the learner was graded and failed, which is not what a revocation says;
+  clearing says "no completion from the badge service" and a later award sends full marks again.
+
+Each score's timestamp is at least one second after the previous one for that line item and
+user (whole seconds: Moodle refuses a score that is not newer, to the second), reserved in the
+database before sending, so two workers cannot reuse one.
+
+**Delivery.** A 5xx answer, a timeout or a refused connection raises, and the outbox retries with
+backoff (then ``failed`` after its attempts, the last error kept). A 4xx answer is the platform
+refusing this score: the grade is marked ``failed`` with the platform's message and the job ends
+(sending it again unchanged would be refused again; a teacher can :meth:`resend`). A job that got
+an answer is remembered on the grade (``handled_job_key``), so a redelivery after a worker died
+sends nothing; a newer job for the same grade supersedes older ones.
+
+The HTTP side (access token by client-credentials with the tool's signed assertion, the score
+POST) is the LTI tool's :class:`lti_tool.lti.ags.AgsClient`, loaded when the first grade is
+delivered; core only names it (as the CLI names the web app).
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from core.errors import BadgeBridgeError
+from core.storage import (
+    ActivityRecord,
+    AwardRecord,
+    CredentialRecord,
+    LearnerRecord,
+    LtiDeploymentRecord,
+    LtiGradeRecord,
+    LtiLineItemRecord,
+    LtiPlacementRecord,
+    LtiPlatformRecord,
+    LtiResourceLinkRecord,
+    OutboxRecord,
+    PlaylistRecord,
+    utcnow,
+)
 
 if TYPE_CHECKING:
-    from core.lti_registry import ResourceLinkView
+    from core.lti_registry import DeploymentView, LaunchPlacement, PlatformView, ResourceLinkView
+    from core.outbox import OutboxJob
     from core.service import BadgeService
+
+log = logging.getLogger(__name__)
+
+#: The outbox job kind of a grade write-back.
+LMS_GRADE_KIND: Final = "lms_grade"
+#: The AGS client the LTI tool provides (``module:attribute``), loaded on first delivery.
+DEFAULT_CLIENT: Final = "lti_tool.lti.ags:AgsClient"
+#: Two scores for one line item and user are at least this far apart (Moodle: to the second).
+MIN_SCORE_INTERVAL: Final = timedelta(seconds=1)
+#: A line item whose maximum the platform does not tell: platforms scale 1/1 to full marks.
+FALLBACK_SCORE_MAXIMUM: Final = 1.0
+MAX_ERROR_CHARS: Final = 2000
 
 #: ``pending``: queued, not tried yet; ``retrying``: the LMS could not be reached or answered
 #: 5xx, another attempt is scheduled; ``sent``: the LMS accepted the score; ``failed``: the LMS
@@ -21,11 +92,36 @@ if TYPE_CHECKING:
 GradeState = Literal["pending", "sent", "failed", "retrying"]
 
 
+class AgsRefused(BadgeBridgeError):
+    """The platform refused the request for good (a 4xx answer): its message says why."""
+
+
+class AgsUnavailable(BadgeBridgeError):
+    """The platform could not be reached, timed out or answered 5xx: try again later."""
+
+
+class ScoreClient(Protocol):
+    """The HTTP side of AGS, per platform registration (the LTI tool implements it)."""
+
+    def line_item_maximum(self, platform: PlatformView, line_item_url: str) -> float | None:
+        """The line item's ``scoreMaximum``; None when the platform does not tell us.
+        Raises :class:`AgsUnavailable` when it cannot be asked now."""
+        ...
+
+    def post_score(
+        self, platform: PlatformView, line_item_url: str, score: Mapping[str, Any]
+    ) -> None:
+        """POST ``score`` to the line item's ``/scores``; raises :class:`AgsRefused` (4xx) or
+        :class:`AgsUnavailable` (5xx, timeout, connection)."""
+        ...
+
+
 @dataclass(frozen=True)
 class GradeStatus:
     """The grade of one learner on one course item's gradebook column."""
 
     state: GradeState
+    #: None when nothing was sent yet, or when the grade was cleared after a revocation
     score_given: float | None
     score_maximum: float | None
     #: the timestamp of the last score sent (or being sent) to the LMS
@@ -36,22 +132,593 @@ class GradeStatus:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What one delivery needs, read before any HTTP."""
+
+    grade_id: int
+    user_id: str
+    line_item_url: str
+    score_maximum: float | None
+    platform_public_id: str
+    deployment_id: str
+    holds_badge: bool
+
+
 class LtiGrades:
     """Placements (learner ↔ course item ↔ LTI user id ↔ line item) and scores to the LMS."""
 
     def __init__(self, service: BadgeService) -> None:
         self._service = service
+        self._client: ScoreClient | None = None
+        #: the current time (replaceable in tests)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    # -- the HTTP client ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> ScoreClient:
+        """The AGS client (the LTI tool's, loaded on first use)."""
+        if self._client is None:
+            module_name, _, attribute = DEFAULT_CLIENT.partition(":")
+            factory = getattr(importlib.import_module(module_name), attribute)
+            self._client = factory(self._service.lti)
+        return self._client
+
+    def use_client(self, client: ScoreClient) -> None:
+        """Send scores through ``client`` from now on (embedding, tests)."""
+        self._client = client
+
+    # -- launches -----------------------------------------------------------------------------
+
+    def record_placement(
+        self, placement: LaunchPlacement, learner_public_id: str, user_id: str
+    ) -> None:
+        """Remember that the learner (LTI user ``user_id``) launched ``placement``'s course item
+        and, when the launch named a line item and the learner already holds the item's badge,
+        queue its score (deduplicated with the award's own job). Launches without a course item
+        change nothing."""
+        link = placement.resource_link
+        if link is None or not isinstance(user_id, str) or not user_id:
+            return
+        with self._service.transaction() as session:
+            deployment_id = _deployment_record_id(session, placement.deployment)
+            if deployment_id is None:
+                return
+            link_record = session.scalar(
+                select(LtiResourceLinkRecord).where(
+                    LtiResourceLinkRecord.deployment_id == deployment_id,
+                    LtiResourceLinkRecord.resource_link_id == link.resource_link_id,
+                )
+            )
+            learner = session.scalar(
+                select(LearnerRecord).where(LearnerRecord.public_id == learner_public_id)
+            )
+            if link_record is None or learner is None:
+                return
+            line_item_id = None
+            if placement.line_item is not None:
+                line_item_id = session.scalar(
+                    select(LtiLineItemRecord.id).where(
+                        LtiLineItemRecord.deployment_id == deployment_id,
+                        LtiLineItemRecord.line_item_url == placement.line_item.line_item_url,
+                    )
+                )
+            self._upsert_placement(session, link_record.id, learner.id, line_item_id, user_id)
+            if line_item_id is None:
+                return
+            achievement_id = _achievement_of_link(session, link_record)
+            award_id = (
+                None if achievement_id is None else _held_award(session, learner.id, achievement_id)
+            )
+            if award_id is not None and achievement_id is not None:
+                self._enqueue(
+                    session,
+                    line_item_id=line_item_id,
+                    learner_id=learner.id,
+                    user_id=user_id[:255],
+                    achievement_id=achievement_id,
+                    dedupe_key=_event_key("award", award_id, line_item_id),
+                    reason="launch",
+                )
+
+    @staticmethod
+    def _upsert_placement(
+        session: Session, link_id: int, learner_id: int, line_item_id: int | None, user_id: str
+    ) -> None:
+        record = session.scalar(
+            select(LtiPlacementRecord).where(
+                LtiPlacementRecord.resource_link_id == link_id,
+                LtiPlacementRecord.learner_id == learner_id,
+            )
+        )
+        now = utcnow()
+        if record is None:
+            session.add(
+                LtiPlacementRecord(
+                    resource_link_id=link_id,
+                    learner_id=learner_id,
+                    line_item_id=line_item_id,
+                    user_id=user_id[:255],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.flush()
+            return
+        # A launch without a line item keeps the one an earlier launch named.
+        record.line_item_id = line_item_id or record.line_item_id
+        record.user_id = user_id[:255]
+        record.updated_at = now
+
+    # -- awards and revocations (called inside their transactions) ----------------------------
+
+    def enqueue_for_award(
+        self, session: Session, *, award_id: int, learner_id: int, achievement_id: int
+    ) -> int:
+        """Queue one score per line item the learner launched whose activity or playlist awards
+        ``achievement_id`` (in the award's transaction: one indexed query, then one job per
+        line item found). Returns how many jobs were queued."""
+        return self._enqueue_for_line_items(
+            session, "award", award_id, learner_id, achievement_id, only_graded=False
+        )
+
+    def enqueue_for_revocation(
+        self, session: Session, *, award_id: int, learner_id: int, achievement_id: int
+    ) -> int:
+        """After a revocation (in its transaction): queue a job for each line item that got a
+        score for this achievement; the job clears it unless the learner still holds the badge
+        by another award. Idempotent per award. Returns how many jobs were queued."""
+        return self._enqueue_for_line_items(
+            session, "revoke", award_id, learner_id, achievement_id, only_graded=True
+        )
+
+    def _enqueue_for_line_items(
+        self,
+        session: Session,
+        event: str,
+        award_id: int,
+        learner_id: int,
+        achievement_id: int,
+        *,
+        only_graded: bool,
+    ) -> int:
+        queued = 0
+        line_items = _launched_line_items(
+            session, learner_id, achievement_id, only_graded=only_graded
+        )
+        for line_item_id, user_id in line_items:
+            queued += self._enqueue(
+                session,
+                line_item_id=line_item_id,
+                learner_id=learner_id,
+                user_id=user_id,
+                achievement_id=achievement_id,
+                dedupe_key=_event_key(event, award_id, line_item_id),
+                reason=event,
+            )
+        return queued
+
+    def _enqueue(
+        self,
+        session: Session,
+        *,
+        line_item_id: int,
+        learner_id: int,
+        user_id: str,
+        achievement_id: int,
+        dedupe_key: str,
+        reason: str,
+    ) -> bool:
+        """Queue a grade job and point the learner's grade on that line item at it (pending);
+        nothing changes when a job with ``dedupe_key`` exists already."""
+        payload = {
+            "line_item_id": line_item_id,
+            "learner_id": learner_id,
+            "achievement_id": achievement_id,
+            "reason": reason,
+        }
+        if not self._service.outbox.enqueue(session, LMS_GRADE_KIND, payload, dedupe_key):
+            return False
+        grade = session.scalar(
+            select(LtiGradeRecord)
+            .where(
+                LtiGradeRecord.line_item_id == line_item_id,
+                LtiGradeRecord.learner_id == learner_id,
+            )
+            .with_for_update()
+        )
+        now = utcnow()
+        if grade is None:
+            grade = LtiGradeRecord(
+                line_item_id=line_item_id, learner_id=learner_id, created_at=now, timestamp=None
+            )
+            session.add(grade)
+        grade.user_id = user_id
+        grade.state = "pending"
+        grade.job_key = dedupe_key
+        grade.last_error = None
+        grade.updated_at = now
+        session.flush()
+        return True
+
+    # -- teachers -----------------------------------------------------------------------------
 
     def status_of(self, resource_link: ResourceLinkView) -> dict[str, GradeStatus]:
         """The grade state of every learner of ``resource_link`` that has one, keyed by the
         learner's public id (learners who launched but earned nothing yet are absent)."""
-        raise NotImplementedError  # filled in by the next commit
+        with self._service.sessions() as session:
+            link_id = _link_record_id(session, resource_link)
+            if link_id is None:
+                return {}
+            rows = session.execute(
+                select(
+                    LearnerRecord.public_id,
+                    LtiGradeRecord,
+                    OutboxRecord.state,
+                    OutboxRecord.attempts,
+                    OutboxRecord.last_error,
+                )
+                .select_from(LtiPlacementRecord)
+                .join(
+                    LtiGradeRecord,
+                    and_(
+                        LtiGradeRecord.line_item_id == LtiPlacementRecord.line_item_id,
+                        LtiGradeRecord.learner_id == LtiPlacementRecord.learner_id,
+                    ),
+                )
+                .join(LearnerRecord, LearnerRecord.id == LtiPlacementRecord.learner_id)
+                .outerjoin(OutboxRecord, OutboxRecord.dedupe_key == LtiGradeRecord.job_key)
+                .where(LtiPlacementRecord.resource_link_id == link_id)
+            ).all()
+            return {
+                public_id: _status(grade, job_state, attempts, job_error)
+                for public_id, grade, job_state, attempts, job_error in rows
+            }
 
     def resend(self, resource_link: ResourceLinkView, learner_public_id: str | None = None) -> int:
-        """Queue the score again for every learner of ``resource_link`` who holds its badge
-        (only ``learner_public_id`` when given), with a newer timestamp; returns how many jobs
-        were queued."""
-        raise NotImplementedError  # filled in by the next commit
+        """Queue the grade again for every learner of ``resource_link`` (only
+        ``learner_public_id`` when given) who holds its badge or got a grade from it before;
+        each job sends the current truth with a newer timestamp. Returns how many jobs were
+        queued."""
+        with self._service.transaction() as session:
+            link_id = _link_record_id(session, resource_link)
+            link = None if link_id is None else session.get(LtiResourceLinkRecord, link_id)
+            achievement_id = None if link is None else _achievement_of_link(session, link)
+            if link is None or achievement_id is None:
+                return 0
+            query = (
+                select(LtiPlacementRecord, LtiGradeRecord.id)
+                .outerjoin(
+                    LtiGradeRecord,
+                    and_(
+                        LtiGradeRecord.line_item_id == LtiPlacementRecord.line_item_id,
+                        LtiGradeRecord.learner_id == LtiPlacementRecord.learner_id,
+                    ),
+                )
+                .where(
+                    LtiPlacementRecord.resource_link_id == link.id,
+                    LtiPlacementRecord.line_item_id.is_not(None),
+                )
+                .order_by(LtiPlacementRecord.id)
+            )
+            if learner_public_id is not None:
+                query = query.join(
+                    LearnerRecord, LearnerRecord.id == LtiPlacementRecord.learner_id
+                ).where(LearnerRecord.public_id == learner_public_id)
+            queued = 0
+            for placement, grade_id in session.execute(query).all():
+                line_item_id = placement.line_item_id
+                held = _held_award(session, placement.learner_id, achievement_id)
+                if line_item_id is None or (held is None and grade_id is None):
+                    continue  # nothing earned, nothing sent: nothing to resend
+                queued += self._enqueue(
+                    session,
+                    line_item_id=line_item_id,
+                    learner_id=placement.learner_id,
+                    user_id=placement.user_id,
+                    achievement_id=achievement_id,
+                    dedupe_key=(
+                        f"{LMS_GRADE_KIND}:resend:line_item:{line_item_id}:"
+                        f"learner:{placement.learner_id}:{secrets.token_hex(6)}"
+                    ),
+                    reason="resend",
+                )
+            return queued
+
+    # -- delivery (the outbox handler) --------------------------------------------------------
+
+    def deliver(self, job: OutboxJob) -> None:
+        """The ``lms_grade`` handler: send the learner's current grade to the line item (see
+        the module docstring). Idempotent: a job that already got an answer, or that a newer
+        job for the same grade superseded, sends nothing."""
+        target = self._target(job)
+        if target is None:
+            return
+        platform = self._service.lti.get_platform(target.platform_public_id)
+        if not platform.active:
+            self._finish(
+                target.grade_id,
+                job.dedupe_key,
+                error=f"The registration of {platform.name} is switched off; no score was sent.",
+            )
+            return
+        score: dict[str, Any] = {"userId": target.user_id}
+        maximum = None
+        if target.holds_badge:
+            maximum = target.score_maximum or self._line_item_maximum(platform, target)
+            score.update(
+                scoreGiven=maximum,
+                scoreMaximum=maximum,
+                activityProgress="Completed",
+                gradingProgress="FullyGraded",
+            )
+        else:
+            score.update(activityProgress="Initialized", gradingProgress="NotReady")
+        timestamp = self._reserve_timestamp(target.grade_id)
+        score["timestamp"] = timestamp.isoformat()
+        try:
+            self.client.post_score(platform, target.line_item_url, score)
+        except AgsRefused as refusal:
+            log.warning("grade %s refused by %s: %s", job.dedupe_key, platform.name, refusal)
+            self._finish(target.grade_id, job.dedupe_key, error=refusal.message)
+            return
+        self._finish(
+            target.grade_id,
+            job.dedupe_key,
+            activity_progress=str(score["activityProgress"]),
+            score_given=maximum,
+            score_maximum=maximum,
+        )
+
+    def _target(self, job: OutboxJob) -> _Target | None:
+        try:
+            line_item_id = int(job.payload["line_item_id"])
+            learner_id = int(job.payload["learner_id"])
+            achievement_id = int(job.payload["achievement_id"])
+        except (KeyError, TypeError, ValueError):
+            log.error("grade job %s has no usable payload; dropped", job.dedupe_key)
+            return None
+        with self._service.sessions() as session:
+            row = session.execute(
+                select(
+                    LtiGradeRecord,
+                    LtiLineItemRecord.line_item_url,
+                    LtiLineItemRecord.score_maximum,
+                    LtiPlatformRecord.public_id,
+                    LtiDeploymentRecord.deployment_id,
+                )
+                .join(LtiLineItemRecord, LtiLineItemRecord.id == LtiGradeRecord.line_item_id)
+                .join(
+                    LtiDeploymentRecord, LtiDeploymentRecord.id == LtiLineItemRecord.deployment_id
+                )
+                .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
+                .where(
+                    LtiGradeRecord.line_item_id == line_item_id,
+                    LtiGradeRecord.learner_id == learner_id,
+                )
+            ).first()
+            if row is None:
+                log.info("grade job %s: the line item or registration is gone", job.dedupe_key)
+                return None
+            grade, url, maximum, platform_public_id, deployment_id = row
+            if grade.job_key != job.dedupe_key:
+                log.info("grade job %s superseded by %s", job.dedupe_key, grade.job_key)
+                return None
+            if grade.handled_job_key == job.dedupe_key:
+                log.info("grade job %s was answered before; not sent again", job.dedupe_key)
+                return None
+            holds = _held_award(session, learner_id, achievement_id) is not None
+            return _Target(
+                grade.id, grade.user_id, url, maximum, platform_public_id, deployment_id, holds
+            )
+
+    def _line_item_maximum(self, platform: PlatformView, target: _Target) -> float:
+        """The line item's maximum, asked once from the platform and remembered."""
+        from core.lti_registry import DeploymentView
+
+        maximum = self.client.line_item_maximum(platform, target.line_item_url)
+        if maximum is None:
+            return FALLBACK_SCORE_MAXIMUM
+        deployment = DeploymentView(
+            platform.public_id, platform.issuer, platform.client_id, target.deployment_id
+        )
+        self._service.lti.save_line_item(
+            deployment, line_item_url=target.line_item_url, score_maximum=maximum
+        )
+        return maximum
+
+    def _reserve_timestamp(self, grade_id: int) -> datetime:
+        """The next score's timestamp: now (whole seconds), but at least one second after the
+        last one reserved for this grade, stored before the score leaves."""
+        with self._service.transaction() as session:
+            grade = session.scalar(
+                select(LtiGradeRecord).where(LtiGradeRecord.id == grade_id).with_for_update()
+            )
+            now = self.clock().astimezone(UTC).replace(microsecond=0)
+            if grade is None:  # pragma: no cover - cascaded away during this delivery
+                return now
+            previous = grade.timestamp
+            timestamp = now if previous is None else max(now, previous + MIN_SCORE_INTERVAL)
+            grade.timestamp = timestamp
+            return timestamp
+
+    def _finish(
+        self,
+        grade_id: int,
+        job_key: str,
+        *,
+        error: str | None = None,
+        activity_progress: str | None = None,
+        score_given: float | None = None,
+        score_maximum: float | None = None,
+    ) -> None:
+        """Record the platform's answer to ``job_key``: sent (with what) or failed (why). When
+        a newer job was queued meanwhile, the grade stays pending for it."""
+        with self._service.transaction() as session:
+            grade = session.scalar(
+                select(LtiGradeRecord).where(LtiGradeRecord.id == grade_id).with_for_update()
+            )
+            if grade is None:  # pragma: no cover - cascaded away during this delivery
+                return
+            grade.handled_job_key = job_key
+            if error is not None:
+                grade.last_error = error[:MAX_ERROR_CHARS]
+                if grade.job_key == job_key:
+                    grade.state = "failed"
+            else:
+                grade.activity_progress = activity_progress
+                grade.score_given = score_given
+                grade.score_maximum = score_maximum
+                if grade.job_key == job_key:
+                    grade.state = "sent"
+                    grade.last_error = None
+            grade.updated_at = utcnow()
 
 
-__all__ = ["GradeState", "GradeStatus", "LtiGrades"]
+# -- queries ------------------------------------------------------------------------------------
+
+
+def _event_key(event: str, award_id: int, line_item_id: int) -> str:
+    """The dedupe key of the grade job an award (or its revocation) queues for a line item;
+    a launch by a learner holding the badge uses the award's key, so it never queues twice."""
+    return f"{LMS_GRADE_KIND}:{event}:{award_id}:line_item:{line_item_id}"
+
+
+def _launched_line_items(
+    session: Session, learner_id: int, achievement_id: int, *, only_graded: bool = False
+) -> list[tuple[int, str]]:
+    """The line items (and the learner's LTI user id there) of the learner's placements whose
+    course item's activity or playlist awards ``achievement_id``: one query, driven by the
+    placements' learner index, whatever the size of the catalogue or the number of learners."""
+    query = (
+        select(LtiPlacementRecord.line_item_id, LtiPlacementRecord.user_id)
+        .join(
+            LtiResourceLinkRecord, LtiResourceLinkRecord.id == LtiPlacementRecord.resource_link_id
+        )
+        .outerjoin(
+            ActivityRecord, ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id
+        )
+        .outerjoin(
+            PlaylistRecord, PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id
+        )
+        .where(
+            LtiPlacementRecord.learner_id == learner_id,
+            LtiPlacementRecord.line_item_id.is_not(None),
+            or_(
+                ActivityRecord.achievement_id == achievement_id,
+                PlaylistRecord.achievement_id == achievement_id,
+            ),
+        )
+        .order_by(LtiPlacementRecord.id)
+    )
+    if only_graded:
+        query = query.join(
+            LtiGradeRecord,
+            and_(
+                LtiGradeRecord.line_item_id == LtiPlacementRecord.line_item_id,
+                LtiGradeRecord.learner_id == learner_id,
+            ),
+        )
+    found: dict[int, str] = {}
+    for line_item_id, user_id in session.execute(query).all():
+        if line_item_id is not None:
+            found.setdefault(int(line_item_id), str(user_id))
+    return list(found.items())
+
+
+def _held_award(session: Session, learner_id: int, achievement_id: int) -> int | None:
+    """The learner's newest award of ``achievement_id`` whose credential is not revoked."""
+    found = session.scalar(
+        select(AwardRecord.id)
+        .join(CredentialRecord, CredentialRecord.id == AwardRecord.credential_id)
+        .where(
+            AwardRecord.learner_id == learner_id,
+            AwardRecord.achievement_id == achievement_id,
+            CredentialRecord.revoked_at.is_(None),
+        )
+        .order_by(AwardRecord.id.desc())
+        .limit(1)
+    )
+    return None if found is None else int(found)
+
+
+def _achievement_of_link(session: Session, link: LtiResourceLinkRecord) -> int | None:
+    """The achievement the course item's activity (or playlist) awards."""
+    if link.activity_public_id is not None:
+        return session.scalar(
+            select(ActivityRecord.achievement_id).where(
+                ActivityRecord.public_id == link.activity_public_id
+            )
+        )
+    if link.playlist_public_id is not None:
+        return session.scalar(
+            select(PlaylistRecord.achievement_id).where(
+                PlaylistRecord.public_id == link.playlist_public_id
+            )
+        )
+    return None
+
+
+def _deployment_record_id(session: Session, deployment: DeploymentView) -> int | None:
+    found = session.scalar(
+        select(LtiDeploymentRecord.id)
+        .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
+        .where(
+            LtiPlatformRecord.public_id == deployment.platform_public_id,
+            LtiDeploymentRecord.deployment_id == deployment.deployment_id,
+        )
+    )
+    return None if found is None else int(found)
+
+
+def _link_record_id(session: Session, link: ResourceLinkView) -> int | None:
+    """The record of ``link``, looked up within its own deployment (never another's)."""
+    found = session.scalar(
+        select(LtiResourceLinkRecord.id)
+        .join(LtiDeploymentRecord, LtiDeploymentRecord.id == LtiResourceLinkRecord.deployment_id)
+        .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
+        .where(
+            LtiPlatformRecord.public_id == link.deployment.platform_public_id,
+            LtiDeploymentRecord.deployment_id == link.deployment.deployment_id,
+            LtiResourceLinkRecord.resource_link_id == link.resource_link_id,
+        )
+    )
+    return None if found is None else int(found)
+
+
+def _status(
+    grade: LtiGradeRecord, job_state: str | None, attempts: int | None, job_error: str | None
+) -> GradeStatus:
+    state: GradeState
+    last_error = grade.last_error
+    if grade.state == "sent":
+        state = "sent"
+    elif grade.state == "failed":
+        state = "failed"
+    elif job_state == "failed":
+        state, last_error = "failed", job_error  # the outbox gave up after its attempts
+    elif job_state == "pending" and (attempts or 0) > 0 and job_error:
+        state, last_error = "retrying", job_error
+    else:
+        state = "pending"
+    return GradeStatus(
+        state=state,
+        score_given=grade.score_given,
+        score_maximum=grade.score_maximum,
+        timestamp=grade.timestamp,
+        attempts=int(attempts or 0),
+        last_error=last_error,
+        updated_at=grade.updated_at,
+    )
+
+
+__all__ = [
+    "LMS_GRADE_KIND",
+    "AgsRefused",
+    "AgsUnavailable",
+    "GradeState",
+    "GradeStatus",
+    "LtiGrades",
+    "ScoreClient",
+]

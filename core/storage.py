@@ -691,3 +691,57 @@ class LtiLaunchCacheRecord(Base):
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class LtiPlacementRecord(Base):
+    """Who launched which course item: a learner, their LTI user id (``sub``) on the item's
+    platform, and the gradebook column (line item) the last launch named. Grades go to the
+    line items of these placements."""
+
+    __tablename__ = "lti_placements"
+    __table_args__ = (UniqueConstraint("resource_link_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_link_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_resource_links.id", ondelete="CASCADE")
+    )
+    #: the award path looks placements up by learner (one indexed query per award)
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), index=True
+    )
+    line_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_line_items.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiGradeRecord(Base):
+    """The grade of one learner on one line item: the score last sent (or being sent), its
+    timestamp (each new one at least a second later: Moodle refuses a score that is not newer),
+    and the delivery state. ``job_key`` is the newest ``lms_grade`` outbox job for it (older
+    ones are superseded); ``handled_job_key`` the last job that got an answer from the LMS, so
+    a redelivered job does not send twice."""
+
+    __tablename__ = "lti_grades"
+    __table_args__ = (UniqueConstraint("line_item_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_item_id: Mapped[int] = mapped_column(ForeignKey("lti_line_items.id", ondelete="CASCADE"))
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(String(255))
+    #: "pending" | "sent" | "failed" (retrying is a pending grade whose job failed before)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    job_key: Mapped[str | None] = mapped_column(String(300))
+    handled_job_key: Mapped[str | None] = mapped_column(String(300))
+    #: "Completed" (badge held) or "Initialized" (badge revoked: the score was withdrawn)
+    activity_progress: Mapped[str | None] = mapped_column(String(20))
+    score_given: Mapped[float | None] = mapped_column(Float)
+    score_maximum: Mapped[float | None] = mapped_column(Float)
+    timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

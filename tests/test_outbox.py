@@ -192,10 +192,10 @@ def test_a_batch_that_outlives_its_lease_leaves_the_rest_for_redelivery(
 
 
 def test_kinds_without_a_handler_wait(service: BadgeService) -> None:
-    enqueue(service, "lms_grade", "grade-1", score=1)
+    enqueue(service, "hr_sync", "hr-1", employee=1)
     assert service.outbox.process_due("w1") == 0
-    assert service.outbox.get("grade-1").state == "pending"
-    assert service.outbox.get("grade-1").attempts == 0
+    assert service.outbox.get("hr-1").state == "pending"
+    assert service.outbox.get("hr-1").attempts == 0
 
 
 def test_concurrent_workers_deliver_each_job_exactly_once(service: BadgeService) -> None:

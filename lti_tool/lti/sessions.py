@@ -100,6 +100,8 @@ def start_session(service: BadgeService, launch: HardenedMessageLaunch) -> Launc
         learner_public_id = _learner(
             service, platform.learner_platform, claims["sub"], name, email, platform.email_trusted
         )
+        # Grades go to this item's gradebook column when the learner earns its badge.
+        service.lti_grades.record_placement(placement, learner_public_id, str(claims["sub"]))
     link = placement.resource_link
     session = LaunchSession(
         launch_id=launch.get_launch_id(),
