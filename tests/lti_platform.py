@@ -461,6 +461,9 @@ class TestPlatform:
         self.token_requests: list[dict[str, str]] = []
         self.line_items: dict[str, LineItem] = {}
         self.scores: list[ReceivedScore] = []
+        #: Answers to the next score POSTs instead of accepting them, used once each in order
+        #: (e.g. two 503s: an LMS down for a while; a 400: an LMS refusing the score).
+        self.score_failures: list[PlatformRefusal] = []
         self.deep_linking_responses: list[dict[str, Any]] = []
         self.members: dict[str, list[PlatformUser]] = {}
         self.contexts: dict[str, CourseContext] = {}
@@ -1167,6 +1170,10 @@ class TestPlatform:
             raise PlatformRefusal(404, "not_found", item_id)
         if tail == "/scores" and method == "POST":
             token = self._authorize_service(request, SCOPE_SCORE)
+            with self._lock:
+                failure = self.score_failures.pop(0) if self.score_failures else None
+            if failure is not None:
+                raise failure
             self._receive_score(item, request, token.client_id)
             return 200, {}, b""
         if tail == "/results" and method == "GET":
