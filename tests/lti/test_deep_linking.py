@@ -336,7 +336,7 @@ def test_two_chosen_items_go_back_signed_and_a_launch_of_the_link_opens_them(
     assert claims["iss"] == platform.client_id
     assert claims["aud"] == platform.issuer
     assert claims[CLAIM_DEPLOYMENT_ID] == platform.deployment_ids[0]
-    sent_settings = platform.answers[-1].claims[CLAIM_DEEP_LINKING]
+    sent_settings = (platform.answers[-1].claims or {})[CLAIM_DEEP_LINKING]
     assert claims[CLAIM_DL_DATA] == sent_settings["data"]
 
     activity_item, playlist_item = claims[CLAIM_DL_CONTENT_ITEMS]

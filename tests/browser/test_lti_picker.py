@@ -1,0 +1,203 @@
+"""The teacher's deep-linking picker in Chromium, in Dutch and in English: the whole launch runs
+in the browser (the test platform's login initiation → the tool → the platform's auth endpoint →
+the auto-posted id_token → the picker), the teacher filters and chooses, and the signed response
+is posted back to the platform, which validates it. Without JavaScript the same works with the
+pages' buttons. Every tool page passes :func:`check_page`; screenshots are kept."""
+
+from __future__ import annotations
+
+import functools
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from babel.messages.pofile import read_po
+from playwright.sync_api import expect
+
+from core.service import BadgeService
+from tests.browser.conftest import PAGE_TIMEOUT_MS, PO_FILE, LiveServer, check_page, sent, shoot
+from tests.conftest import make_settings
+from tests.lti.conftest import register
+from tests.lti.test_deep_linking import Catalogue, build_catalogue, teacher_launch
+from tests.lti_platform import CLAIM_DL_CONTENT_ITEMS, TestPlatform
+
+PICKER_PO = PO_FILE.with_name("lti-picker.po")
+LOCALES = {"nl": "nl-NL", "en": "en-GB"}
+
+
+@functools.cache
+def _dutch() -> dict[Any, Any]:
+    """The Dutch catalogue the pages use: messages.po, with the picker's own file merged in."""
+    merged: dict[Any, Any] = {}
+    for path in (PO_FILE, PICKER_PO):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale="nl"):
+                merged.setdefault(message.id, message.string)
+    return merged
+
+
+def words(language: str, message: str, *, count: int | None = None, plural: str = "") -> str:
+    """What the pages show for the English ``message`` (``plural`` form for ``count``)."""
+    if language == "en":
+        text = plural if count is not None and count != 1 else message
+    else:
+        found = _dutch()[(message, plural) if plural else message]
+        text = (found[0] if count == 1 else found[1]) if plural else found
+        assert text, f"no Dutch for {message!r}"
+    return text % {"num": count} if count is not None else text
+
+
+@dataclass
+class PickerSite:
+    """The tool served on 127.0.0.1, registered with the test platform on another port (same
+    site for cookies: ports do not count), with a catalogue to choose from."""
+
+    server: LiveServer
+    platform: TestPlatform
+    catalogue: Catalogue
+
+    @property
+    def service(self) -> BadgeService:
+        return self.server.service
+
+
+@pytest.fixture
+def picker_site(tmp_path: Path) -> Iterator[PickerSite]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = replace(
+        make_settings(tmp_path), base_url=f"http://127.0.0.1:{port}", allow_private_fetch=True
+    )
+    service = BadgeService(settings)
+    service.upgrade()
+    with TestPlatform() as platform, LiveServer(service, port) as server:
+        register(service, platform)
+        platform.set_tool(
+            launch_url=f"{server.url}/lti/launch",
+            login_url=f"{server.url}/lti/login",
+            jwks=service.lti.tool_jwks,
+        )
+        yield PickerSite(server, platform, build_catalogue(service))
+    service.engine.dispose()
+
+
+@pytest.fixture
+def teacher_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page in a browser context of the test's language, with or without JavaScript."""
+    callspec = getattr(request.node, "callspec", None)
+    language = callspec.params.get("language", "en") if callspec else "en"
+    javascript = "no_js" not in request.node.name
+    context = browser.new_context(locale=LOCALES[language], java_script_enabled=javascript)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def launch_in_browser(page: Any, site: PickerSite, language: str, *, javascript: bool) -> None:
+    """The platform sends the teacher's browser to the tool's login; the rest is the browser's:
+    redirect to the platform, the auto-posted id_token (its button without JavaScript), the
+    tool's redirect to the picker."""
+    launch = teacher_launch(LOCALES[language])
+    page.goto(f"{site.server.url}/lti/login?{urlencode(site.platform.initiation(launch))}")
+    if not javascript:
+        expect(page).to_have_url(re.compile(re.escape(site.platform.auth_url)))
+        with sent(page):
+            page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/lti/session/[^/?]+$"))
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_teacher_filters_chooses_and_the_choice_reaches_the_platform(
+    teacher_page: Any, picker_site: PickerSite, language: str
+) -> None:
+    page, platform = teacher_page, picker_site.platform
+    launch_in_browser(page, picker_site, language, javascript=True)
+    check_page(page, language)
+    expect(page.locator("h1")).to_have_text(words(language, "Add a Cities of Learning activity"))
+    choices = page.locator(".picker-item label")
+    expect(choices).to_have_count(5)
+    shoot(page, f"lti-picker-{language}")
+
+    # Filter: on location in Rotterdam.
+    page.get_by_label(words(language, "City"), exact=True).select_option("Rotterdam")
+    page.get_by_role("radio", name=words(language, "On location"), exact=True).check()
+    with sent(page):
+        page.get_by_role("button", name=words(language, "Search"), exact=True).click()
+    check_page(page, language)
+    expect(choices).to_have_text(["Fotografeer Feijenoord", "Stad in beeld"])
+    activities = words(language, "%(num)d activity", count=1, plural="%(num)d activities")
+    expect(page.get_by_role("heading", name=activities)).to_be_visible()
+
+    # Choose both; the preview of each stays beside its checkbox.
+    photo = page.get_by_role("checkbox", name="Fotografeer Feijenoord")
+    photo.check()
+    page.get_by_role("checkbox", name="Stad in beeld").check()
+    preview = page.locator(".picker-item").filter(has=photo)
+    expect(preview).to_contain_text("Stadsfotograaf")
+    expect(preview).to_contain_text("Buurthuis De Put, Rotterdam")
+    shoot(page, f"lti-picker-chosen-{language}")
+    add = words(language, "Add the chosen items to the course")
+    with page.expect_request(platform.deep_link_return_url):
+        page.get_by_role("button", name=add).click()
+
+    # The response page posted itself to the platform, which validated it.
+    expect(page).to_have_url(platform.deep_link_return_url)
+    expect(page.locator("body")).to_contain_text("Content added.")
+    [response] = platform.deep_linking_responses
+    items = response[CLAIM_DL_CONTENT_ITEMS]
+    ids = picker_site.catalogue
+    assert [item["custom"] for item in items] == [{"activity": ids.photo}, {"playlist": ids.route}]
+    assert all(item["lineItem"]["tag"] == "badgebridge" for item in items)
+
+
+def test_no_js_the_buttons_do_what_the_scripts_do(
+    teacher_page: Any, picker_site: PickerSite
+) -> None:
+    """Without JavaScript: the filters are a plain GET form, and the response page shows a
+    button that posts the signed response."""
+    page, platform = teacher_page, picker_site.platform
+    launch_in_browser(page, picker_site, "en", javascript=False)
+    check_page(page, "en")
+    page.get_by_label("Show", exact=True).select_option(label="Activities only")
+    page.get_by_role("radio", name="Online", exact=True).check()
+    with sent(page):
+        page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator(".picker-item label")).to_have_text(["Online debatclub"])
+    page.get_by_role("checkbox", name="Online debatclub").check()
+    with sent(page):
+        page.get_by_role("button", name="Add the chosen items to the course").click()
+
+    check_page(page, "en")
+    expect(page.locator("h1")).to_have_text("Adding to your course")
+    expect(page.locator("main")).to_contain_text("Online debatclub")
+    shoot(page, "lti-picker-return-no-js-en")
+    assert platform.deep_linking_responses == []
+    with sent(page):
+        page.get_by_role("button", name="Continue to the course").click()
+    expect(page.locator("body")).to_contain_text("Content added.")
+    [response] = platform.deep_linking_responses
+    assert [i["title"] for i in response[CLAIM_DL_CONTENT_ITEMS]] == ["Online debatclub"]
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_choice_of_nothing_is_explained_in_the_page(
+    teacher_page: Any, picker_site: PickerSite, language: str
+) -> None:
+    page = teacher_page
+    launch_in_browser(page, picker_site, language, javascript=True)
+    with sent(page):
+        page.get_by_role(
+            "button", name=words(language, "Add the chosen items to the course")
+        ).click()
+    check_page(page, language)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text(words(language, "Choose at least one activity or playlist."))
+    shoot(page, f"lti-picker-nothing-chosen-{language}")
+    assert picker_site.platform.deep_linking_responses == []
