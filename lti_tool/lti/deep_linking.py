@@ -10,6 +10,9 @@ cookie inside the LMS frame). The answer is a page that posts the signed
 ``LtiDeepLinkingResponse`` back to the platform (by itself, or with its button without
 JavaScript). Signing lives in :mod:`lti_tool.lti.deep_link_response`.
 
+Who may add items is the platform's decision (it sends deep-linking requests only to people
+who may change the course), so the picker checks no role of its own.
+
 Nothing is sent to the platform unless every choice is valid: an empty choice, an unknown or
 archived activity, more than one when the platform takes one, an expired launch — each is a
 readable 4xx page.
@@ -144,10 +147,13 @@ def _words_in(text: str, words: Iterable[str]) -> bool:
     return all(word in haystack for word in words)
 
 
-def search_catalogue(service: BadgeService, search: PickerSearch) -> PickerResults:
+def search_catalogue(
+    service: BadgeService, search: PickerSearch, every: list[ActivityView] | None = None
+) -> PickerResults:
     """The activities and playlists (not archived) matching ``search``. A playlist matches the
     words by its title, description or step titles, and the other filters (skill, city, online,
-    dates) when one of its activities does."""
+    dates) when one of its activities does. ``every``: the catalogue's activities, when the
+    caller has read them already."""
     if search.kind not in KINDS:
         return PickerResults([], [], _("Choose activities, playlists or both."))
     try:
@@ -160,7 +166,9 @@ def search_catalogue(service: BadgeService, search: PickerSearch) -> PickerResul
     playlists: list[PlaylistCard] = []
     if search.kind in ("", "playlist"):
         catalogue = service.catalogue
-        known = {a.public_id: a for a in catalogue.search_activities(limit=SEARCH_LIMIT)}
+        if every is None:
+            every = catalogue.search_activities(limit=SEARCH_LIMIT)
+        known = {a.public_id: a for a in every}
         matching = None if near is None else {a.public_id for a in near}
         words = search.filters.text.casefold().split()
         for playlist in catalogue.list_playlists():
@@ -193,8 +201,8 @@ def _render_picker(
     chosen: Iterable[str] = (),
     choice_error: str | None = None,
 ) -> Response:
-    results = search_catalogue(service, search)
     every_activity = service.catalogue.search_activities(limit=SEARCH_LIMIT)
+    results = search_catalogue(service, search, every_activity)
     cities = sorted({a.city for a in every_activity if a.city}, key=str.casefold)
     status = 400 if results.error or choice_error else 200
     page = render_template(

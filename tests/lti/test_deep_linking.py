@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -18,6 +19,13 @@ import pytest
 
 from core.catalogue import PlaylistStepSpec
 from core.service import BadgeService
+from lti_tool.lti.deep_link_response import (
+    ChosenItem,
+    DeepLinkingLaunch,
+    response_claims,
+    settings_of,
+)
+from lti_tool.lti.hardened import LaunchRefused
 from tests.lti.conftest import (
     LAUNCH_URL,
     LtiSite,
@@ -536,3 +544,68 @@ def test_the_round_trip_on_each_database(tmp_path: Path, database_url: str) -> N
             other_service.engine.dispose()
         finally:
             service.engine.dispose()
+
+
+# -- the platform's settings, read strictly ------------------------------------------------------
+
+
+def test_a_return_url_that_could_break_out_of_the_page_is_refused(
+    shop: tuple[LtiSite, Catalogue],
+) -> None:
+    """The return URL goes into the form's action and the page's Content-Security-Policy: a
+    value with spaces, semicolons or quotes (or not http/https) is refused, nothing sent."""
+    site, _ = shop
+    for bad in (
+        "https://lms.example/return; script-src *",
+        "https://lms.example/return 'unsafe-inline'",
+        'https://lms.example/"><script>',
+        "javascript:alert(1)",
+    ):
+        page = open_picker(site, teacher_launch(deep_link_return_url=bad)).show()
+        assert_readable_refusal(page)
+        assert "deep_link_return_url" in page_text(page), bad
+
+
+def _settings(**changes: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "deep_link_return_url": "https://lms.example/return",
+        "accept_types": ["ltiResourceLink"],
+        "accept_presentation_document_targets": ["iframe"],
+    }
+    settings.update(changes)
+    return {CLAIM_DEEP_LINKING: settings}
+
+
+def test_settings_are_read_as_platforms_send_them() -> None:
+    defaults = settings_of(_settings())
+    assert defaults.accept_multiple and defaults.accept_line_item and not defaults.has_data
+    assert defaults.return_origin == "https://lms.example"
+    as_text = settings_of(_settings(accept_multiple="false", accept_lineitem="FALSE", data="x"))
+    assert not as_text.accept_multiple and not as_text.accept_line_item
+    assert as_text.has_data and as_text.data == "x"
+    assert not settings_of(_settings(accept_types=["link"])).accepts_resource_links
+    with pytest.raises(LaunchRefused):
+        settings_of({})
+
+
+def test_the_response_echoes_data_only_when_the_platform_sent_some() -> None:
+    platform = SimpleNamespace(client_id="tool-1", issuer="https://lms.example")
+    deployment = SimpleNamespace(deployment_id="dep-1")
+    item = ChosenItem.of("playlist", "p-1", "Stad in beeld", "See two cities.")
+
+    def claims(**changes: Any) -> dict[str, Any]:
+        launch = DeepLinkingLaunch(
+            "launch-1",
+            platform,  # type: ignore[arg-type]
+            deployment,  # type: ignore[arg-type]
+            settings_of(_settings(**changes)),
+        )
+        return response_claims(launch, [item], LAUNCH_URL, now=1_800_000_000)
+
+    without = claims()
+    assert CLAIM_DL_DATA not in without
+    assert without["exp"] - without["iat"] == 600
+    assert claims(data={"course": 7})[CLAIM_DL_DATA] == {"course": 7}
+    [content] = without[CLAIM_DL_CONTENT_ITEMS]
+    assert content["lineItem"]["resourceId"] == "playlist:p-1"
+    assert content["custom"] == {"playlist": "p-1"}
