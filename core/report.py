@@ -18,12 +18,19 @@ class CheckStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Check:
-    """One named check. ``id`` is stable (for machines), ``title`` and ``message`` are for people."""
+    """One named check. ``id`` is stable (for machines), ``title`` and ``message`` are for people.
+
+    ``message_id`` names the sentence ``message`` is (see
+    :data:`core.verification.CHECK_MESSAGES`) and ``params`` fills its ``%(name)s`` places, so
+    pages can say it in their own language; None when the sentence comes from elsewhere (then
+    only the English ``message`` exists)."""
 
     id: str
     title: str
     status: CheckStatus
     message: str
+    message_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -42,22 +49,31 @@ class VerificationReport:
     checks: list[Check] = field(default_factory=list)
     credential: dict[str, Any] | None = None
 
-    def add(self, id: str, title: str, status: CheckStatus, message: str) -> Check:
-        check = Check(id=id, title=title, status=status, message=message)
+    def add(
+        self,
+        id: str,
+        title: str,
+        status: CheckStatus,
+        message: str,
+        *,
+        message_id: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Check:
+        check = Check(id, title, status, message, message_id, dict(params or {}))
         self.checks.append(check)
         return check
 
-    def passed(self, id: str, title: str, message: str) -> Check:
-        return self.add(id, title, CheckStatus.PASS, message)
+    def passed(self, id: str, title: str, message: str, **ids: Any) -> Check:
+        return self.add(id, title, CheckStatus.PASS, message, **ids)
 
-    def failed(self, id: str, title: str, message: str) -> Check:
-        return self.add(id, title, CheckStatus.FAIL, message)
+    def failed(self, id: str, title: str, message: str, **ids: Any) -> Check:
+        return self.add(id, title, CheckStatus.FAIL, message, **ids)
 
-    def skipped(self, id: str, title: str, message: str) -> Check:
-        return self.add(id, title, CheckStatus.SKIP, message)
+    def skipped(self, id: str, title: str, message: str, **ids: Any) -> Check:
+        return self.add(id, title, CheckStatus.SKIP, message, **ids)
 
-    def warned(self, id: str, title: str, message: str) -> Check:
-        return self.add(id, title, CheckStatus.WARN, message)
+    def warned(self, id: str, title: str, message: str, **ids: Any) -> Check:
+        return self.add(id, title, CheckStatus.WARN, message, **ids)
 
     @property
     def valid(self) -> bool:

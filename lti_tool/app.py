@@ -22,7 +22,7 @@ from lti_tool.i18n import init_i18n, lazy_gettext
 from lti_tool.learner import learner_pages
 from lti_tool.lti import LTI_BLUEPRINTS
 from lti_tool.negotiation import problem_response, wants_machine_readable
-from lti_tool.presentation import check_title
+from lti_tool.presentation import check_message, check_title
 from lti_tool.web import SERVICE_EXTENSION, pages
 
 #: Room for the form's other fields and the multipart framing around a maximal image upload.
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, service: BadgeService | None = 
     init_apis(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["check_title"] = check_title
+    app.jinja_env.globals["check_message"] = check_message
     app.after_request(_add_security_headers)
     app.register_error_handler(BadgeBridgeError, _badge_error)
     app.register_error_handler(HTTPException, _http_error)
