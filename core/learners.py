@@ -32,11 +32,17 @@ from core.storage import (
     EvidenceRecord,
     LearnerIdentifierRecord,
     LearnerRecord,
+    LtiContextRecord,
+    LtiDeploymentRecord,
+    LtiPlacementRecord,
+    LtiPlatformRecord,
+    LtiResourceLinkRecord,
     UserRecord,
     utcnow,
 )
 
 if TYPE_CHECKING:
+    from core.lti_registry import DeploymentView
     from core.service import BadgeService
 
 IDENTIFIER_KINDS = ("email", "lms", "did")
@@ -356,6 +362,35 @@ class LearnerDirectory:
             if identifier is None:
                 return None
             return self._view(session, self._live_learner(session, identifier.learner_id))
+
+    def of_lti_course(self, deployment: DeploymentView, context_id: str) -> list[tuple[str, str]]:
+        """The learners who launched a course item of the course ``context_id`` of
+        ``deployment`` (their LTI placements), as (learner public id, LTI user id), first launch
+        first; merged learners answer as the learner they were merged into, erased ones are
+        left out. Reads only: the teacher's class when the platform's class list is missing."""
+        with self._service.sessions() as session:
+            rows = session.execute(
+                select(LtiPlacementRecord.learner_id, LtiPlacementRecord.user_id)
+                .join(
+                    LtiResourceLinkRecord,
+                    LtiResourceLinkRecord.id == LtiPlacementRecord.resource_link_id,
+                )
+                .join(LtiContextRecord, LtiContextRecord.id == LtiResourceLinkRecord.context_id)
+                .join(LtiDeploymentRecord, LtiDeploymentRecord.id == LtiContextRecord.deployment_id)
+                .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
+                .where(
+                    LtiPlatformRecord.public_id == deployment.platform_public_id,
+                    LtiDeploymentRecord.deployment_id == deployment.deployment_id,
+                    LtiContextRecord.context_id == context_id,
+                )
+                .order_by(LtiPlacementRecord.id)
+            ).all()
+            found: dict[str, str] = {}
+            for learner_id, user_id in rows:
+                learner = self._live_learner(session, learner_id)
+                if learner.deleted_at is None:
+                    found.setdefault(learner.public_id, user_id)
+            return list(found.items())
 
     def primary_email(self, learner: LearnerView | str) -> str | None:
         """The address a badge is issued to: the learner's verified email, else any email,

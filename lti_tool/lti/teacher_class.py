@@ -395,8 +395,8 @@ def grade_statuses(
 
 def class_view(service: BadgeService, session: LaunchSession, item: CourseItem) -> ClassView:
     """The class of ``session``'s course with each student's state for ``item``. Students the
-    platform lists come first (in its order); when the list cannot be read, the students known
-    from their launches of this item (those with a grade record) stand in."""
+    platform lists come first (in its order); when its current list cannot be read, the last
+    list read and the students known from their launches of the course's items stand in."""
     listed = class_list(service, session)
     grades = grade_statuses(service, item.resource_link)
     learners = service.learners
@@ -422,24 +422,27 @@ def class_view(service: BadgeService, session: LaunchSession, item: CourseItem) 
         else:
             row.can_receive = bool(member.email)
         rows.append(row)
-    if listed.source != "nrps":
-        # The platform's list is missing: the item's learners known from their launches.
-        for learner_public_id in sorted(set(grades or {}) - seen_learners):
-            try:
-                learner = learners.get(learner_public_id)
-            except NotFound:
+    if listed.source != "nrps" and session.context_id:
+        # The platform's current list is missing: add the students known from their launches
+        # of this course's items.
+        listed_ids = {m.user_id for m in listed.members}
+        for learner_public_id, user_id in learners.of_lti_course(
+            item.deployment, session.context_id
+        ):
+            if user_id in listed_ids or learner_public_id in seen_learners:
                 continue
-            if learner.deleted:
-                continue
+            learner = learners.get(learner_public_id)
+            email = learners.primary_email(learner)
+            seen_learners.add(learner_public_id)
             rows.append(
                 StudentRow(
-                    key="l:" + learner.public_id,
+                    key="u:" + user_id,
                     name=learner.display_name,
-                    email=learners.primary_email(learner),
-                    user_id=None,
+                    email=email,
+                    user_id=user_id,
                     learner_public_id=learner.public_id,
                     in_class_list=False,
-                    can_receive=learners.primary_email(learner) is not None,
+                    can_receive=email is not None,
                 )
             )
     for row in rows:

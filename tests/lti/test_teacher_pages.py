@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from core.service import BadgeService
+from lti_tool.lti import teacher_class
 from lti_tool.lti.sessions import FORM_TOKEN_FIELD
 from tests.lti.conftest import (
     LAUNCH_URL,
@@ -568,3 +569,68 @@ def test_a_teacher_of_another_course_sees_and_touches_nothing_of_this_one(
         assert message in page_text(response)
     assert service.evidence.get(evidence_id).status == "pending"
     assert service.learners.badges_of(classroom.learner_of(CLASS[1])) == []
+
+
+# -- when the platform's class list is missing ---------------------------------------------------
+
+
+def test_when_the_platform_is_down_the_page_shows_the_students_known_from_launches(
+    classroom: Classroom,
+) -> None:
+    evidence_id = classroom.hand_in(CLASS[1], "Foto's van de markt.")
+    # Chloé opened another item of the same course; Anna never opened anything.
+    classroom.launch(CLASS[2], link="item-debate", activity=classroom.catalogue.other_activity)
+    browser, path, _page = classroom.launch(instructor(), follow=False)
+    classroom.platform.close()
+
+    page = browser.get(path)
+
+    assert page.status_code == 200, page_text(page)
+    text = page_text(page)
+    assert (
+        "Test Moodle could not be reached for the class list. Shown are the students who "
+        "opened an item of this course." in text
+    )
+    rows = class_rows(page)
+    assert list(rows) == ["Bram Visser", "Chloé Smit"]
+    assert "Evidence waiting for review" in rows["Bram Visser"]
+    assert "Not started" in rows["Chloé Smit"]
+    # The teacher can still review.
+    form = form_for(page, f"/teacher/evidence/{evidence_id}")
+    page = after(browser, send(browser, form, decision="approve"))
+    assert "Badge earned" in class_rows(page)["Bram Visser"]
+
+
+def test_when_the_platform_is_down_the_last_class_list_read_stands_in(
+    classroom: Classroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    classroom.hand_in(CLASS[1], "Foto's van de markt.")
+    browser, path, page = classroom.launch(instructor())
+    assert list(class_rows(page)) == ["Anna de Vries", "Bram Visser", "Chloé Smit"]
+    # The list read is no longer fresh, and the platform is gone.
+    monkeypatch.setattr(teacher_class, "CLASS_LIST_FRESH_SECONDS", 0)
+    classroom.platform.close()
+
+    page = browser.get(path)
+
+    assert page.status_code == 200, page_text(page)
+    assert "Test Moodle could not be reached for the class list. This is the list read at" in (
+        page_text(page)
+    )
+    rows = class_rows(page)
+    assert list(rows) == ["Anna de Vries", "Bram Visser", "Chloé Smit"]
+    assert "Evidence waiting for review" in rows["Bram Visser"]
+
+
+def test_a_platform_that_does_not_share_the_class_list_gets_the_students_known_from_launches(
+    classroom: Classroom,
+) -> None:
+    classroom.launch(CLASS[0])
+    _browser, _path, page = classroom.launch(instructor(), with_nrps=False)
+    assert page.status_code == 200, page_text(page)
+    assert (
+        "Test Moodle does not share the class list with this tool. Shown are the students "
+        "who opened an item of this course." in page_text(page)
+    )
+    assert list(class_rows(page)) == ["Anna de Vries"]
+    assert not any(r.path.endswith("/memberships") for r in classroom.platform.requests)
