@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from html import escape, unescape
 from html.parser import HTMLParser
@@ -304,6 +304,9 @@ class Launch:
     edit_claims: ClaimsEdit | None = None
     edit_header: ClaimsEdit | None = None
     raw_id_token: str | None = None
+    #: ``launch_presentation.locale``; None: the language of the :class:`ToolBrowser` that
+    #: launches (the LMS's language is the user's), else ``nl-NL``.
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -783,7 +786,7 @@ class TestPlatform:
             CLAIM_LAUNCH_PRESENTATION: {
                 "document_target": "iframe",
                 "return_url": self.issuer + "/course/return",
-                "locale": "nl-NL",
+                "locale": launch.locale or "nl-NL",
             },
             CLAIM_CUSTOM: dict(launch.custom),
             CLAIM_LIS: {"person_sourcedid": "sis-" + user.sub},
@@ -1512,7 +1515,7 @@ class ToolBrowser:
         self.client = client
         self.platform = platform
         self.base_url = base_url.rstrip("/")
-        #: Sent as ``Accept-Language`` with every request to the tool.
+        #: Sent as ``Accept-Language`` with every request to the tool (and the launches' locale).
         self.headers = {"Accept-Language": language}
         #: The tool's answer to the last login initiation.
         self.last_login_response: Any = None
@@ -1540,6 +1543,9 @@ class ToolBrowser:
     ) -> AuthRequest:
         """The platform sends the browser to the tool's login initiation URL (GET or POST);
         returns the auth request the tool redirected the browser to."""
+        language = self.headers.get("Accept-Language", "").split(",")[0].split(";")[0].strip()
+        if launch.locale is None and language:
+            launch = replace(launch, locale=language)
         params = self.platform.initiation(
             launch, with_client_id=with_client_id, storage_target=storage_target
         )
