@@ -1,7 +1,8 @@
 """Languages: every page in Dutch and English, through Flask-Babel.
 
 The language is the visitor's choice (the switch in the page header, remembered in a cookie for
-a year), else the best match for the browser's ``Accept-Language``, else Dutch: the Cities of
+a year), else on the pages of an LTI launch the language the learning environment asked for
+(``launch_presentation.locale``), else the best match for the browser's ``Accept-Language``, else Dutch: the Cities of
 Learning are Dutch first. ``<html lang>`` follows the choice; dates and numbers are formatted
 for the language (Europe/Amsterdam time).
 
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, Response, redirect, request
+from flask import Blueprint, Flask, Response, g, redirect, request
 from flask_babel import Babel  # type: ignore[import-untyped]
 from flask_babel import format_date as _format_date
 from flask_babel import format_datetime as _format_datetime
@@ -39,6 +40,7 @@ from flask_babel import get_locale as _get_locale
 from flask_babel import gettext as _gettext
 from flask_babel import lazy_gettext as _lazy_gettext
 from flask_babel import ngettext as _ngettext
+from flask_babel import refresh as _refresh_babel
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 SUPPORTED_LOCALES = ("nl", "en")
@@ -132,11 +134,32 @@ MESSAGES_FROM_OTHER_MODULES = (
 
 
 def select_locale() -> str:
-    """The visitor's choice, else their browser's preference, else Dutch."""
+    """The visitor's choice, else the language of the LTI launch this page belongs to, else
+    their browser's preference, else Dutch."""
     chosen = request.cookies.get(LOCALE_COOKIE)
     if chosen in SUPPORTED_LOCALES:
         return chosen
+    launched = g.get("lti_launch_locale")
+    if launched in SUPPORTED_LOCALES:
+        return cast(str, launched)
     return request.accept_languages.best_match(SUPPORTED_LOCALES) or DEFAULT_LOCALE
+
+
+def launch_locale(value: Any) -> str | None:
+    """The supported language of an LTI launch's ``launch_presentation.locale`` (``nl-NL``,
+    ``en_US``, ``en`` …), else None."""
+    if not isinstance(value, str):
+        return None
+    language = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    return language if language in SUPPORTED_LOCALES else None
+
+
+def use_launch_locale(locale: str | None) -> None:
+    """Show this request's page in ``locale``, the language of the LTI launch it belongs to
+    (a language the visitor chose still wins)."""
+    if locale in SUPPORTED_LOCALES:
+        g.lti_launch_locale = locale
+        _refresh_babel()  # in case something was translated before the launch was known
 
 
 def safe_next_path(target: str | None, default: str = "/") -> str:
@@ -272,8 +295,10 @@ __all__ = [
     "format_number",
     "gettext",
     "init_i18n",
+    "launch_locale",
     "lazy_gettext",
     "ngettext",
     "safe_next_path",
     "select_locale",
+    "use_launch_locale",
 ]

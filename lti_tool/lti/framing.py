@@ -2,8 +2,9 @@
 
 The LMS shows the launched pages in an iframe (and opens registration in one): any site may
 frame them, and the opener stays reachable for the registration's close message. The few
-scripts these pages have run with a per-response nonce. Every LTI blueprint installs
-:func:`frameable` as its ``after_request``.
+scripts these pages have run with a per-response nonce (never ``'unsafe-inline'``); a page
+that loads a script file of ours (``static/``) says so with :func:`allow_static_scripts`.
+Every LTI blueprint installs :func:`frameable` as its ``after_request``.
 """
 
 from __future__ import annotations
@@ -34,10 +35,18 @@ def allow_form_action(url: str) -> None:
     origins.append(url)
 
 
+def allow_static_scripts() -> None:
+    """Let this response load script files from this site (``lti_tool/static``) too."""
+    g.lti_static_scripts = True
+
+
 def frameable(response: Response) -> Response:
     """Set the framing, script and form headers of an LTI page on ``response``."""
     nonce = g.get("lti_script_nonce")
-    scripts = f"'nonce-{nonce}'" if nonce else "'none'"
+    script_sources = [f"'nonce-{nonce}'"] if nonce else []
+    if g.get("lti_static_scripts"):
+        script_sources.append("'self'")
+    scripts = " ".join(script_sources) or "'none'"
     form_targets = " ".join(["'self'", *g.get("lti_form_action_urls", [])])
     response.headers["Content-Security-Policy"] = "; ".join(
         [
@@ -88,4 +97,4 @@ def _error_title(problem: BadgeBridgeError) -> str:
     return _("This course item could not be opened")
 
 
-__all__ = ["allow_form_action", "frameable", "refused", "script_nonce"]
+__all__ = ["allow_form_action", "allow_static_scripts", "frameable", "refused", "script_nonce"]

@@ -22,6 +22,15 @@ The gaps, each closed here and each with a test in ``tests/test_lti_launch_units
 * the Flask cookie-check template was not shipped → ``templates/lti/cookie_check.html``;
 * the JWT leeway was 0 s while Moodle's id_tokens live 60 s → 60 s.
 
+Browsers that block the tool's cookie in the LMS frame (Safari, Chrome without third-party
+cookies) are served by the LTI Client Side postMessage storage: when the login initiation names
+``lti_storage_target``, the login page stores the state and nonce in the platform's storage
+(``lti.put_data``) and the launch, missing its cookie, asks the platform for them back
+(``lti.get_data``) before it is validated (:class:`StateInPlatformStorage`,
+:meth:`HardenedMessageLaunch.from_platform_storage`). The platform keeps those values per
+tool origin, in this browser: they stand in for the cookie. Without either, the refusal offers
+the login again in a new window, where the cookie is first-party.
+
 Launch data (states, nonces, validated launches) lives in the registry's launch cache (the
 database, or Redis when configured), so any web worker can serve any step of a launch. The
 state cookie is ``Secure; SameSite=None; Partitioned`` on https (the tool runs in the LMS's
@@ -36,9 +45,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import typing as t
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final, Literal, cast
 from urllib.parse import urlencode, urlsplit
@@ -92,6 +103,15 @@ LOGIN_PARAMETERS: Final = (
 
 LTI_CLAIM: Final = "https://purl.imsglobal.org/spec/lti/claim/"
 
+#: The login initiation parameter naming the platform's storage frame (Canvas, Moodle 4.4+).
+STORAGE_TARGET_PARAMETER: Final = "lti_storage_target"
+#: From a launch missing its cookie to the platform storage's answer, posted back by the page.
+STORAGE_CHECK_TTL_SECONDS: Final = 120
+#: An id_token kept while the platform's storage is asked is at most this long.
+MAX_ID_TOKEN_CHARS: Final = 64_000
+_FRAME_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
 
 class LaunchRefused(BadgeBridgeError):
     """An LTI login, launch or restore that cannot go on: ``status`` (4xx) and a readable
@@ -112,6 +132,66 @@ class LaunchRefused(BadgeBridgeError):
         self.reopen_url = reopen_url
 
 
+class StateInPlatformStorage(Exception):
+    """A launch without the state cookie whose login kept its state in the platform's storage:
+    the page answering the launch asks the platform for it (``lti.get_data`` of ``state_key``
+    and ``nonce_key`` from the ``storage`` frame) and posts the values back with
+    ``reference``, which names the launch kept meanwhile (single use)."""
+
+    def __init__(self, reference: str, storage: PlatformStorage, state: str, nonce: str) -> None:
+        super().__init__("The launch's state is kept in the platform's storage.")
+        self.reference = reference
+        self.storage = storage
+        self.state_key = storage_key("state", state)
+        self.nonce_key = storage_key("nonce", nonce)
+
+
+@dataclass(frozen=True)
+class PlatformStorage:
+    """The platform's storage for this login: the frame to post to (``_parent`` for the
+    parent window) and the platform's origin (of its registered authentication URL), the only
+    origin our messages go to and answers are accepted from."""
+
+    target: str
+    origin: str
+
+    def as_dict(self) -> dict[str, str]:
+        """As kept with the state."""
+        return {"target": self.target, "origin": self.origin}
+
+    @classmethod
+    def from_value(cls, value: Any) -> PlatformStorage | None:
+        """The storage kept with a state, if any."""
+        if not isinstance(value, dict):
+            return None
+        target, origin = value.get("target"), value.get("origin")
+        if isinstance(target, str) and isinstance(origin, str):
+            return cls(target, origin)
+        return None
+
+
+def storage_key(kind: str, value: str) -> str:
+    """The platform storage key of a state or nonce (one key per login: concurrent launches in
+    several frames do not overwrite each other)."""
+    return f"{kind}_{value}"
+
+
+def web_origin(url: str) -> str | None:
+    """The origin of ``url`` as browsers write it (``https://host`` or ``http://host:port``);
+    None when ``url`` is not an absolute http(s) URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
 # --------------------------------------------------------------------------------------------
 # Requests, cookies, sessions
 # --------------------------------------------------------------------------------------------
@@ -119,10 +199,14 @@ class LaunchRefused(BadgeBridgeError):
 
 class LtiRequest(_FlaskRequest):
     """pylti1p3's view of the Flask request; ``secure`` also when the public URL is https
-    (behind a proxy without ``BADGEBRIDGE_PROXY_FIX`` the request itself looks like http)."""
+    (behind a proxy without ``BADGEBRIDGE_PROXY_FIX`` the request itself looks like http);
+    ``params``, when given, stand for the request's parameters (a launch kept while the
+    platform's storage was asked)."""
 
-    def __init__(self, *, secure: bool | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, *, secure: bool | None = None, params: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(request_data=dict(params) if params else None)
         if secure is not None:
             self._request_is_secure = bool(secure) or bool(self._request_is_secure)
 
@@ -204,6 +288,16 @@ class SharedSessionService(SessionService):
     def take_state_params(self, state: str) -> Any:
         """The login for ``state``, used up: a state serves one launch."""
         return self._cache.take(f"state:{state}")
+
+    def keep_launch_for_storage_check(self, reference: str, launch: Mapping[str, Any]) -> None:
+        """Keep a launch whose state the platform's storage is being asked for."""
+        self._cache.put(f"storage-launch:{reference}", dict(launch), STORAGE_CHECK_TTL_SECONDS)
+
+    def take_launch_for_storage_check(self, reference: str) -> Any:
+        """The launch kept under ``reference``, used up (None when unknown or expired)."""
+        if not isinstance(reference, str) or not 0 < len(reference) <= 100:
+            return None
+        return self._cache.take(f"storage-launch:{reference}")
 
     def set_state_valid(self, state: str, id_token_hash: str) -> None:
         """pylti1p3 would let the same state and id_token through again; not here."""
@@ -371,6 +465,7 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
     state cookie and redirects to the platform's authentication endpoint."""
 
     cookie_check_template_name = "lti/cookie_check.html"
+    storage_login_template_name = "lti/storage_login.html"
 
     def __init__(
         self,
@@ -388,6 +483,7 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
         )
         self._base_url = base_url
         self._script_nonce = script_nonce
+        self._state = self._nonce = ""
 
     def login_parameters(self) -> dict[str, str]:
         """The initiation's parameters worth repeating (for "open in a new window")."""
@@ -398,10 +494,20 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
                 found[name] = value
         return found
 
+    def platform_storage(self, platform: PlatformView) -> PlatformStorage | None:
+        """The storage of ``platform``, when the initiation names one (``lti_storage_target``)
+        and the platform's registered authentication URL gives its origin."""
+        target = self._get_request_param(STORAGE_TARGET_PARAMETER)
+        if not target or not _FRAME_NAME.fullmatch(target):
+            return None
+        origin = web_origin(platform.auth_login_url)
+        return None if origin is None else PlatformStorage(target, origin)
+
     def _prepare_redirect_url(self, launch_url: str) -> str:
         registration = self.validate_oidc_login()
         self._registration = registration
         platform: PlatformView = registration.platform
+        storage = self.platform_storage(platform)
         target = self._get_request_param("target_link_uri")
         if target and not _same_origin(target, self._base_url):
             raise LaunchRefused(
@@ -416,6 +522,7 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
             )
         state = "state-" + secrets.token_urlsafe(24)
         nonce = secrets.token_urlsafe(24)
+        self._state, self._nonce = state, nonce
         session_service: SharedSessionService = self._session_service
         session_service.save_state_params(
             state,
@@ -424,6 +531,7 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
                 "iss": platform.issuer,
                 "client_id": platform.client_id,
                 "login": self.login_parameters(),
+                "storage": None if storage is None else storage.as_dict(),
             },
         )
         session_service.save_nonce(nonce)
@@ -488,10 +596,35 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
         )
         return Response(page, mimetype="text/html")
 
+    def storage_login_page(self, launch_url: str, storage: PlatformStorage) -> Response:
+        """The page that stores the state and nonce in the platform's ``storage``, then goes
+        on to the platform's authentication endpoint (the state cookie is set too, for
+        browsers that keep it)."""
+        auth_url = self._prepare_redirect_url(launch_url)
+        page = render_template(
+            self.storage_login_template_name,
+            storage=storage,
+            auth_url=auth_url,
+            state_key=storage_key("state", self._state),
+            state=self._state,
+            nonce_key=storage_key("nonce", self._nonce),
+            nonce=self._nonce,
+            script_nonce=self._script_nonce,
+        )
+        response = Response(page, mimetype="text/html")
+        cookie_service: LtiCookieService = self._cookie_service
+        cookie_service.update_response(response)
+        return response
+
     def redirect(self, launch_url: str, js_redirect: bool = False) -> Response:
-        """The redirect to the platform (or the cookie check page); problems of the library
-        become :class:`LaunchRefused`."""
+        """The redirect to the platform (or the cookie check page, or with platform storage
+        the page storing the state there); problems of the library become
+        :class:`LaunchRefused`."""
         try:
+            if self._get_request_param(STORAGE_TARGET_PARAMETER):
+                storage = self.platform_storage(self.validate_oidc_login().platform)
+                if storage is not None:
+                    return self.storage_login_page(launch_url, storage)
             response: Response = super().redirect(launch_url, js_redirect)
         except LaunchRefused:
             raise
@@ -529,6 +662,8 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
         self.set_launch_id(secrets.token_urlsafe(24))
         self._jwt_verify_options = {"verify_aud": True, "require": ["exp", "iat", "iss", "aud"]}
         self._state_record: dict[str, Any] | None = None
+        #: The login record of a state already checked against the platform's storage.
+        self._state_checked_in_storage: dict[str, Any] | None = None
         self.deployment: DeploymentView | None = None
 
     # -- entry points -------------------------------------------------------------------------
@@ -595,11 +730,61 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
         )
         return launch
 
+    @classmethod
+    def from_platform_storage(
+        cls,
+        reference: str,
+        stored_state: str | None,
+        stored_nonce: str | None,
+        tool_config: RegistryToolConfig,
+        *,
+        secure: bool | None = None,
+        requests_session: Any = None,
+    ) -> HardenedMessageLaunch:
+        """The launch kept under ``reference`` while the page asked the platform's storage,
+        whose answers are ``stored_state`` and ``stored_nonce``: they must be this launch's
+        state and nonce (the storage is the platform's, per tool origin, in this browser; it
+        stands in for the cookie). Used once; ready to :meth:`validate`."""
+        session_service = SharedSessionService(tool_config.registry.launch_cache)
+        kept = session_service.take_launch_for_storage_check(reference)
+        if not isinstance(kept, dict) or not isinstance(kept.get("record"), dict):
+            raise LaunchRefused(
+                "This launch is unknown, was already used, or has expired. "
+                "Open the item from your course again.",
+                reason="unknown-storage-launch",
+            )
+        record: dict[str, Any] = kept["record"]
+        state, nonce = str(kept.get("state", "")), str(record.get("nonce", ""))
+        if not (
+            stored_state
+            and stored_nonce
+            and hmac.compare_digest(stored_state.encode(), state.encode())
+            and hmac.compare_digest(stored_nonce.encode(), nonce.encode())
+        ):
+            raise LaunchRefused(
+                "Your learning environment did not confirm that this launch was started in "
+                "this browser (its storage does not hold this launch's state).",
+                reason="state-storage-mismatch",
+                status=403,
+                reopen_url=_reopen_url(record),
+            )
+        request = LtiRequest(
+            secure=secure, params={"id_token": str(kept.get("id_token", "")), "state": state}
+        )
+        launch = cls(request, tool_config, requests_session=requests_session)
+        launch._state_checked_in_storage = record
+        return launch
+
     # -- state and cookie ---------------------------------------------------------------------
 
     def validate_state(self) -> HardenedMessageLaunch:
         """The state must be one we issued (used up now) and this browser must hold its
-        cookie: an id_token posted from another browser is refused."""
+        cookie: an id_token posted from another browser is refused. Without the cookie, a
+        login that kept the state in the platform's storage has it checked there first
+        (:class:`StateInPlatformStorage`)."""
+        if self._state_checked_in_storage is not None:
+            self._state_record = self._state_checked_in_storage
+            return self
         state = self._get_request_param("state")
         if not state:
             raise LaunchRefused("The launch has no state.", reason="no-state")
@@ -616,17 +801,34 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
         cookie = cookie_service.get_cookie(state)
         cookie_service.remove_cookie(state)
         if not isinstance(cookie, str) or not hmac.compare_digest(cookie, state):
-            login = record.get("login") if isinstance(record.get("login"), dict) else {}
+            storage = PlatformStorage.from_value(record.get("storage"))
+            if storage is not None:
+                raise self._keep_for_platform_storage(state, record, storage)
             raise LaunchRefused(
                 "Your browser did not keep this tool's cookie (it may block cookies inside "
                 "the course page), or the launch was sent from another browser.",
                 reason="state-cookie-missing",
                 status=403,
-                reopen_url="/lti/login?" + urlencode({**login, "lti1p3_new_window": "1"})
-                if login
-                else None,
+                reopen_url=_reopen_url(record),
             )
         return self
+
+    def _keep_for_platform_storage(
+        self, state: str, record: dict[str, Any], storage: PlatformStorage
+    ) -> StateInPlatformStorage:
+        """Keep this launch (its id_token, not validated yet, and its used-up state) until the
+        page has asked the platform's storage; the question to ask."""
+        id_token = self._get_request_param("id_token")
+        if not id_token:
+            raise LaunchRefused("The launch has no id_token.", reason="no-id-token")
+        if len(id_token) > MAX_ID_TOKEN_CHARS:
+            raise LaunchRefused("The id_token is too long.", reason="not-a-jwt")
+        reference = secrets.token_urlsafe(24)
+        session_service: SharedSessionService = self._session_service
+        session_service.keep_launch_for_storage_check(
+            reference, {"id_token": id_token, "state": state, "record": record}
+        )
+        return StateInPlatformStorage(reference, storage, state, str(record.get("nonce", "")))
 
     def validate_jwt_format(self) -> HardenedMessageLaunch:
         """A JWT of three parts whose header and body are JSON objects."""
@@ -859,6 +1061,22 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
         """An LTI claim by short name (``context``, ``custom``, ``roles``, …)."""
         return self._get_jwt_body().get(LTI_CLAIM + name)
 
+    @property
+    def presentation_locale(self) -> str | None:
+        """The language the platform asks the tool's pages in (``launch_presentation.locale``,
+        e.g. ``nl-NL``), if it says."""
+        presentation = self.claim("launch_presentation")
+        locale = presentation.get("locale") if isinstance(presentation, dict) else None
+        return locale if isinstance(locale, str) else None
+
+
+def _reopen_url(record: Mapping[str, Any]) -> str | None:
+    """The login of ``record`` again, for a new window (where the cookie is first-party)."""
+    login = record.get("login")
+    if not isinstance(login, dict) or not login:
+        return None
+    return "/lti/login?" + urlencode({**login, "lti1p3_new_window": "1"})
+
 
 def _key_with_id(key_set: Mapping[str, Any], kid: str) -> dict[str, Any] | None:
     for key in key_set.get("keys", []):
@@ -922,8 +1140,12 @@ __all__ = [
     "LtiCookieService",
     "LtiRequest",
     "PlatformRegistration",
+    "PlatformStorage",
     "RegistryToolConfig",
     "RoleClass",
     "SharedSessionService",
+    "StateInPlatformStorage",
     "role_class",
+    "storage_key",
+    "web_origin",
 ]

@@ -16,6 +16,7 @@ from flask import current_app
 from core.learners import IdentityConflict
 from core.lti_registry import LaunchCache
 from core.service import BadgeService
+from lti_tool.i18n import launch_locale, use_launch_locale
 from lti_tool.lti.hardened import (
     LAUNCH_TTL_SECONDS,
     HardenedMessageLaunch,
@@ -51,6 +52,8 @@ class LaunchSession:
     activity_public_id: str | None
     playlist_public_id: str | None
     line_item_url: str | None
+    #: The language of the launch's pages (``nl``/``en``, from launch_presentation.locale).
+    locale: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LaunchSession:
@@ -122,6 +125,7 @@ def start_session(service: BadgeService, launch: HardenedMessageLaunch) -> Launc
         activity_public_id=None if link is None else link.activity_public_id,
         playlist_public_id=None if link is None else link.playlist_public_id,
         line_item_url=None if placement.line_item is None else placement.line_item.line_item_url,
+        locale=launch_locale(launch.presentation_locale),
     )
     _cache(service).put(f"session:{session.launch_id}", asdict(session), LAUNCH_TTL_SECONDS)
     return session
@@ -166,7 +170,9 @@ def load_session(service: BadgeService, launch_id: str) -> LaunchSession:
             reason="launch-expired",
             status=404,
         )
-    return LaunchSession.from_dict(data)
+    session = LaunchSession.from_dict(data)
+    use_launch_locale(session.locale)
+    return session
 
 
 #: The hidden field of the forms on launched pages.

@@ -2,6 +2,8 @@
 
 * ``GET|POST /lti/login`` — OIDC third-party login initiation;
 * ``POST /lti/launch`` — the id_token, validated, then POST → 303 → GET of the launched page;
+  without the state cookie but with platform storage, a page that asks the platform for the
+  state and posts it to ``POST /lti/launch/verify`` (then validated, → 303 → GET);
 * ``GET /lti/session/<id>`` — the launched page;
 * ``GET /lti/jwks.json`` — the tool's public keys;
 * ``GET /lti/register`` — LTI Dynamic Registration;
@@ -29,13 +31,15 @@ from lti_tool.lti.dynamic_registration import (
     canvas_developer_key,
     register_dynamically,
 )
-from lti_tool.lti.framing import frameable, refused, script_nonce
+from lti_tool.lti.framing import allow_static_scripts, frameable, refused, script_nonce
 from lti_tool.lti.hardened import (
+    STORAGE_TARGET_PARAMETER,
     HardenedMessageLaunch,
     HardenedOIDCLogin,
     LaunchRefused,
     LtiRequest,
     RegistryToolConfig,
+    StateInPlatformStorage,
 )
 from lti_tool.lti.sessions import load_session, start_session
 from lti_tool.negotiation import json_response
@@ -91,21 +95,63 @@ def login() -> Response:
             click_msg=_("Open it in a new window."),
             loading_msg=_("Loading…"),
         )
+    if _param(STORAGE_TARGET_PARAMETER):
+        # The page storing the state in the platform's storage loads static/lti-storage.js.
+        allow_static_scripts()
     return oidc_login.redirect(_urls().launch)
+
+
+def _param(name: str) -> str | None:
+    value = request.args.get(name) if request.method == "GET" else request.form.get(name)
+    return value or None
 
 
 @blueprint.post("/launch")
 def launch() -> Response:
-    """The platform posts the id_token here: validated, recorded, then 303 to the page."""
-    service = _service()
+    """The platform posts the id_token here: validated, recorded, then 303 to the page. When
+    the browser did not keep the state cookie and the login kept the state in the platform's
+    storage, the answer is a page that asks the platform for it (see :func:`launch_verify`)."""
     message_launch = HardenedMessageLaunch(LtiRequest(secure=_secure()), _tool_config())
     try:
         message_launch.validate()
+    except StateInPlatformStorage as question:
+        return _storage_check_page(question)
     except LaunchRefused as refused_launch:
         response = refused(refused_launch)
         message_launch.update_cookies(response)
         return response
-    session = start_session(service, message_launch)
+    return _launched(message_launch)
+
+
+@blueprint.post("/launch/verify")
+def launch_verify() -> Response:
+    """The launch page's answer from the platform's storage: the launch kept under
+    ``launch_ref`` goes on only when the stored state and nonce are its own (once)."""
+    message_launch = HardenedMessageLaunch.from_platform_storage(
+        request.form.get("launch_ref", ""),
+        request.form.get("stored_state"),
+        request.form.get("stored_nonce"),
+        _tool_config(),
+        secure=_secure(),
+    )
+    message_launch.validate()
+    return _launched(message_launch)
+
+
+def _storage_check_page(question: StateInPlatformStorage) -> Response:
+    allow_static_scripts()
+    page = render_template(
+        "lti/storage_launch.html",
+        question=question,
+        verify_url=url_for(".launch_verify"),
+        script_nonce=script_nonce(),
+    )
+    return Response(page, mimetype="text/html")
+
+
+def _launched(message_launch: HardenedMessageLaunch) -> Response:
+    """Record the validated launch, then 303 to its page (POST → redirect → GET)."""
+    session = start_session(_service(), message_launch)
     response = cast(
         Response, redirect(url_for(".session_page", launch_id=session.launch_id), code=303)
     )
