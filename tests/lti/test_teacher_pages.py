@@ -634,3 +634,20 @@ def test_a_platform_that_does_not_share_the_class_list_gets_the_students_known_f
     )
     assert list(class_rows(page)) == ["Anna de Vries"]
     assert not any(r.path.endswith("/memberships") for r in classroom.platform.requests)
+
+
+def test_the_page_speaks_dutch_when_the_course_does(classroom: Classroom) -> None:
+    classroom.hand_in(CLASS[1], "Foto's.")
+    _browser, _path, page = classroom.launch(instructor(), language="nl")
+    html = page.get_data(as_text=True)
+    assert '<html lang="nl">' in html
+    text = page_text(page)
+    for dutch in (
+        "Je klas",
+        "Bewijs dat op beoordeling wacht",
+        "Niet begonnen",
+        "21e-eeuwse vaardigheden in deze cursus",
+        "Rol Docent",
+    ):
+        assert dutch in text
+    assert "Not started" not in text and "Your class" not in text
