@@ -37,6 +37,7 @@ from tests.lti_platform import (
     ToolBrowser,
     html_forms,
     instructor,
+    iter_scores,
 )
 
 ISSUER = "rotterdam"
@@ -651,3 +652,36 @@ def test_the_page_speaks_dutch_when_the_course_does(classroom: Classroom) -> Non
     ):
         assert dutch in text
     assert "Not started" not in text and "Your class" not in text
+
+
+# -- grades -------------------------------------------------------------------------------------
+
+
+def test_the_grade_column_shows_what_the_gradebook_got_and_grades_can_be_sent_again(
+    classroom: Classroom,
+) -> None:
+    from core.workers import run_worker
+
+    service = classroom.service
+    classroom.launch(CLASS[1])  # Bram's launch names the item's gradebook column
+    browser, path, page = classroom.launch(instructor())
+    assert "No grade yet" in class_rows(page)["Bram Visser"]
+    page = after(
+        browser, send(browser, form_for(page, "/teacher/award", student=row_key(page, "Bram")))
+    )
+    assert "Waiting to be sent" in class_rows(page)["Bram Visser"]
+
+    run_worker(service, once=True)
+    page = browser.get(path)
+    row = class_rows(page)["Bram Visser"]
+    assert "Sent" in row and "100 / 100" in row
+    assert [s["scoreGiven"] for s in iter_scores(classroom.platform, "s-bram")] == [100]
+
+    page = after(browser, send(browser, form_for(page, "/teacher/grades")))
+    assert "1 grade is on its way to the gradebook again." in page_text(page)
+    run_worker(service, once=True)
+    scores = list(iter_scores(classroom.platform, "s-bram"))
+    assert len(scores) == 2
+    assert scores[1]["timestamp"] > scores[0]["timestamp"]
+    # Students without the badge have no grade to send.
+    assert "No grade yet" in class_rows(page)["Anna de Vries"]
