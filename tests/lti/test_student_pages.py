@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -288,6 +290,27 @@ def test_a_double_submit_hands_in_once(stored_site: LtiSite, stored_world: World
     page.reload()
     page.hand_in(world.activity, "text", "Nog een.")
     assert len(evidence_of(site.service, learner_of(site))) == 2
+
+
+def test_the_same_form_sent_four_times_at_once_hands_in_once(
+    stored_site: LtiSite, stored_world: World
+) -> None:
+    site, world = stored_site, stored_world
+    page = launch(site, custom={"activity": world.activity})
+    form = page.form("/student/evidence", activity=world.activity, kind="text")
+    data = {**form["fields"], "text": "Vier keer tegelijk."}
+    start = threading.Barrier(4)
+
+    def send(_: int) -> int:
+        # Each its own user agent: the form needs no cookie, only what it carries.
+        agent = ToolBrowser(site.app.test_client(), site.platform, TOOL_BASE_URL)
+        start.wait()
+        return int(agent.post(form["action"], data=data).status_code)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(send, range(4)))
+    assert statuses == [303] * 4
+    assert [e.text for e in evidence_of(site.service, learner_of(site))] == ["Vier keer tegelijk."]
 
 
 def test_a_refused_submission_can_be_corrected_and_sent_from_the_same_page(
