@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
@@ -24,7 +24,7 @@ from tests.browser.conftest import PAGE_TIMEOUT_MS, PO_FILE, LiveServer, check_p
 from tests.conftest import make_settings
 from tests.lti.conftest import register
 from tests.lti.test_deep_linking import Catalogue, build_catalogue, teacher_launch
-from tests.lti_platform import CLAIM_DL_CONTENT_ITEMS, TestPlatform
+from tests.lti_platform import CLAIM_DL_CONTENT_ITEMS, TestPlatform, ToolBrowser
 
 PICKER_PO = PO_FILE.with_name("lti-picker.po")
 LOCALES = {"nl": "nl-NL", "en": "en-GB"}
@@ -201,3 +201,43 @@ def test_a_choice_of_nothing_is_explained_in_the_page(
     expect(alert).to_contain_text(words(language, "Choose at least one activity or playlist."))
     shoot(page, f"lti-picker-nothing-chosen-{language}")
     assert picker_site.platform.deep_linking_responses == []
+
+
+def test_the_picker_works_inside_the_lms_frame(teacher_page: Any, picker_site: PickerSite) -> None:
+    """As Moodle shows it: the picker in an iframe of a course page on another site (the
+    platform at ``localhost``, the tool at 127.0.0.1), where the tool has no cookies. The
+    launch runs through the tool's own client; the frame then filters, chooses, and the
+    response posts itself from the frame to the platform."""
+    page, platform, server = teacher_page, picker_site.platform, picker_site.server
+    browser = ToolBrowser(server.app.test_client(), platform, server.url, language="nl")
+    outcome = browser.launch(teacher_launch("nl-NL"))
+    assert outcome.session_path, outcome.response.get_data(as_text=True)[:500]
+    port = urlsplit(platform.issuer).port
+    course = f"http://localhost:{port}/course?" + urlencode(
+        {"tool": server.url + outcome.session_path, "storage": ""}
+    )
+    page.set_viewport_size({"width": 1100, "height": 2500})  # the whole frame in view
+    page.goto(course, wait_until="load")
+    page.locator("#tool").evaluate("frame => { frame.height = 2400; frame.width = 1040; }")
+    frame = page.locator("#tool").element_handle().content_frame()
+    assert frame is not None
+    frame.wait_for_load_state("load")
+    check_page(frame, "nl")
+
+    frame.get_by_label(words("nl", "Words"), exact=True).fill("debat")
+    with frame.expect_navigation(wait_until="load"):
+        frame.get_by_role("button", name=words("nl", "Search"), exact=True).click()
+    expect(frame.locator(".picker-item label")).to_have_text(
+        ["Online debatclub", "Debatteren leer je online"]
+    )
+    frame.get_by_role("checkbox", name="Debatteren leer je online").check()
+    frame.evaluate("window.scrollTo(0, 0)")
+    shoot(page, "lti-picker-in-lms-frame-nl")
+    with frame.expect_navigation(url=platform.deep_link_return_url):
+        frame.get_by_role("button", name=words("nl", "Add the chosen items to the course")).click()
+    expect(frame.locator("body")).to_contain_text("Content added.")
+    [response] = platform.deep_linking_responses
+    ids = picker_site.catalogue
+    assert [i["custom"] for i in response[CLAIM_DL_CONTENT_ITEMS]] == [
+        {"playlist": ids.online_route}
+    ]
