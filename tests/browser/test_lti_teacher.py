@@ -1,0 +1,232 @@
+"""The teacher's page of a course item in Chromium, in Dutch and in English: the teacher's launch
+runs in the browser (the test platform's login initiation → the tool → the platform's auth
+endpoint → the auto-posted id_token → the page); students launched before through the same
+platform (a test client on the same database). The teacher reads the class, refuses a rejection
+without a comment, approves evidence and awards a badge with the page's forms. Every page passes
+:func:`check_page`; screenshots are kept."""
+
+from __future__ import annotations
+
+import functools
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from babel.messages.pofile import read_po
+from playwright.sync_api import expect
+
+from core.service import BadgeService
+from tests.browser.conftest import PAGE_TIMEOUT_MS, PO_FILE, LiveServer, check_page, sent, shoot
+from tests.conftest import make_settings
+from tests.lti.conftest import register
+from tests.lti.test_teacher_pages import CLASS, COURSE, Catalogue, make_catalogue
+from tests.lti_platform import (
+    CLAIM_LAUNCH_PRESENTATION,
+    Launch,
+    PlatformUser,
+    TestPlatform,
+    ToolBrowser,
+    instructor,
+)
+
+TEACHER_PO = PO_FILE.with_name("lti-teacher.po")
+LOCALES = {"nl": "nl-NL", "en": "en-GB"}
+LINK = "item-photo"
+
+
+@functools.cache
+def _dutch() -> dict[Any, Any]:
+    """The Dutch the pages use: messages.po, with the teacher page's own file merged in."""
+    merged: dict[Any, Any] = {}
+    for path in (PO_FILE, TEACHER_PO):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale="nl"):
+                merged.setdefault(message.id, message.string)
+    return merged
+
+
+def words(language: str, message: str, **variables: Any) -> str:
+    """What the pages show for the English ``message`` in ``language``."""
+    text = message if language == "en" else _dutch()[message]
+    assert text, f"no Dutch for {message!r}"
+    return text % variables if variables else text
+
+
+@dataclass
+class TeacherSite:
+    """The tool served on 127.0.0.1 and registered with the test platform, a catalogue, and the
+    course's class on the platform."""
+
+    server: LiveServer
+    platform: TestPlatform
+    catalogue: Catalogue
+
+    @property
+    def service(self) -> BadgeService:
+        return self.server.service
+
+    def launch(self, user: PlatformUser, language: str) -> Launch:
+        """``user``'s launch of the course item showing the evidence activity."""
+
+        def in_language(claims: dict[str, Any]) -> None:
+            claims[CLAIM_LAUNCH_PRESENTATION]["locale"] = LOCALES[language]
+
+        return Launch(
+            user,
+            context=COURSE,
+            resource_link_id=LINK,
+            resource_link_title=self.catalogue.activity.title,
+            custom={"activity": self.catalogue.activity.public_id},
+            edit_claims=in_language,
+        )
+
+    def student_hands_in(self, user: PlatformUser, text: str) -> str:
+        """``user`` opens the item (from another browser) and hands in evidence."""
+        browser = ToolBrowser(self.server.app.test_client(), self.platform, self.server.url)
+        outcome = browser.launch(self.launch(user, "en"))
+        assert outcome.response.status_code == 303
+        learner = self.service.learners.find(
+            lms_platform=f"{self.platform.issuer}|{self.platform.client_id}",
+            lms_user_id=user.sub,
+        )
+        assert learner is not None
+        activity = self.catalogue.activity.public_id
+        return self.service.evidence.submit(learner.public_id, activity, text=text).public_id
+
+
+@pytest.fixture
+def teacher_site(tmp_path: Path) -> Iterator[TeacherSite]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = replace(
+        make_settings(tmp_path), base_url=f"http://127.0.0.1:{port}", allow_private_fetch=True
+    )
+    service = BadgeService(settings)
+    service.upgrade()
+    with TestPlatform() as platform, LiveServer(service, port) as server:
+        register(service, platform)
+        platform.set_tool(
+            launch_url=f"{server.url}/lti/launch",
+            login_url=f"{server.url}/lti/login",
+            jwks=service.lti.tool_jwks,
+        )
+        platform.members[COURSE.id] = [instructor(), *CLASS]
+        yield TeacherSite(server, platform, make_catalogue(service))
+    service.engine.dispose()
+
+
+@pytest.fixture
+def teacher_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page in a browser context of the test's language."""
+    callspec = getattr(request.node, "callspec", None)
+    language = callspec.params.get("language", "en") if callspec else "en"
+    context = browser.new_context(locale=LOCALES[language])
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def launch_in_browser(page: Any, site: TeacherSite, language: str) -> None:
+    """The platform sends the teacher's browser to the tool's login; the browser does the rest
+    and lands on the launched page."""
+    initiation = site.platform.initiation(site.launch(instructor(), language))
+    page.goto(f"{site.server.url}/lti/login?{urlencode(initiation)}")
+    expect(page).to_have_url(re.compile(r"/lti/session/[^/?]+$"))
+
+
+def class_row(page: Any, name: str) -> Any:
+    """The class table's row of ``name``."""
+    return page.locator("table.class-table tbody tr").filter(
+        has=page.get_by_role("rowheader", name=re.compile(re.escape(name)))
+    )
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_teacher_reviews_and_awards_from_the_class_page(
+    teacher_page: Any, teacher_site: TeacherSite, language: str
+) -> None:
+    page, service = teacher_page, teacher_site.service
+    bram, chloe = CLASS[1], CLASS[2]
+    evidence_id = teacher_site.student_hands_in(bram, "Mijn fotoserie over de markt.")
+    teacher_site.student_hands_in(chloe, "Twee foto's.")
+
+    launch_in_browser(page, teacher_site, language)
+    check_page(page, language)
+    expect(page.locator("h1")).to_have_text("Stadsfotograaf: Feijenoord")
+    expect(page.get_by_role("heading", name=words(language, "Your class"))).to_be_visible()
+    expect(page.locator("table.class-table tbody tr")).to_have_count(3)
+    waiting = words(language, "Evidence waiting for review")
+    expect(class_row(page, "Bram Visser")).to_contain_text(waiting)
+    expect(class_row(page, "Anna de Vries")).to_contain_text(words(language, "Not started"))
+    skills = page.get_by_role("heading", name=words(language, "21st-century skills in this course"))
+    expect(skills).to_be_visible()
+    shoot(page, f"lti-teacher-class-{language}")
+
+    # A rejection without a comment is explained in the page; nothing changes.
+    reject = page.get_by_role(
+        "button",
+        name=words(language, "Reject")
+        + " "
+        + words(language, "the evidence of %(name)s", name="Bram Visser"),
+    )
+    with sent(page):
+        reject.click()
+    check_page(page, language)
+    expect(page.get_by_role("alert")).to_contain_text(
+        words(language, "Write a comment telling %(name)s why.", name="Bram Visser")
+    )
+    shoot(page, f"lti-teacher-reject-needs-comment-{language}")
+    assert service.evidence.get(evidence_id).status == "pending"
+
+    # Approve Bram's evidence with a comment.
+    page.get_by_label(words(language, "Comment for %(name)s", name="Bram Visser")).fill("Mooi!")
+    approve = (
+        words(language, "Approve and award the badge")
+        + " "
+        + words(language, "to %(name)s", name="Bram Visser")
+    )
+    with sent(page):
+        page.get_by_role("button", name=approve).click()
+    check_page(page, language)
+    expect(page.get_by_role("status").filter(has_text="Bram Visser").first).to_contain_text(
+        words(
+            language,
+            "The evidence of %(name)s was approved and the badge awarded.",
+            name="Bram Visser",
+        )
+    )
+    expect(class_row(page, "Bram Visser")).to_contain_text(words(language, "Badge earned"))
+    assert service.evidence.get(evidence_id).status == "approved"
+
+    # Award Anna the badge with the button in her row.
+    award = (
+        words(language, "Award the badge")
+        + " "
+        + words(language, "to %(name)s", name="Anna de Vries")
+    )
+    with sent(page):
+        page.get_by_role("button", name=award).click()
+    check_page(page, language)
+    expect(class_row(page, "Anna de Vries")).to_contain_text(words(language, "Badge earned"))
+    shoot(page, f"lti-teacher-awarded-{language}")
+    earned = [
+        b
+        for user in (bram, CLASS[0])
+        for b in service.learners.badges_of(
+            service.learners.find(
+                lms_platform=f"{teacher_site.platform.issuer}|{teacher_site.platform.client_id}",
+                lms_user_id=user.sub,
+            ).public_id  # type: ignore[union-attr]
+        )
+    ]
+    assert sorted(b.source_kind for b in earned) == ["evidence", "teacher"]
+    for badge in earned:
+        assert badge.credential_id is not None
+        assert service.verify(service.get_credential(badge.credential_id).text).valid
