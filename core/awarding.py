@@ -41,10 +41,17 @@ from core.storage import (
 )
 
 if TYPE_CHECKING:
+    from core.catalogue import PlaylistView
     from core.outbox import OutboxHandler, OutboxJob
     from core.service import BadgeService
 
 log = logging.getLogger(__name__)
+
+#: The outbox job that re-evaluates everyone who may now meet an edited playlist's rule.
+PLAYLIST_REEVALUATION = "playlist_reevaluation"
+#: Learners re-evaluated per delivery of a :data:`PLAYLIST_REEVALUATION` job (the next batch
+#: is a new job, so a long re-evaluation never outlives its lease and resumes where it was).
+PLAYLIST_REEVALUATION_BATCH = 100
 
 #: Where an award comes from (``awards.source_kind``).
 SOURCE_KINDS = ("evidence", "organiser", "teacher", "lms", "csv", "playlist", "attendance")
@@ -384,9 +391,6 @@ class Awarding:
         step for ``achievement_public_id`` when given). Idempotent: a playlist's award event is
         ``{playlist}:{learner}``, so re-running awards nothing new. A playlist whose badge
         cannot be awarded (archived meanwhile) is logged and skipped."""
-        from core.catalogue import playlist_progress_of
-
-        catalogue = self._service.catalogue
         with self._service.sessions() as session:
             learner = self._service.learners.learner_in_session(
                 session, learner_public_id, allow_deleted=True
@@ -395,30 +399,81 @@ class Awarding:
                 return []
             held = self._held_achievements(session, learner)
             learner_id = learner.public_id
+        catalogue = self._service.catalogue
         playlists = (
             catalogue.playlists_containing_achievement(achievement_public_id)
             if achievement_public_id is not None
             else catalogue.list_playlists()
         )
-        results = []
-        for playlist in playlists:
-            if not playlist_progress_of(playlist, held).met:
-                continue
-            try:
-                results.append(
-                    self.award(
-                        AwardRequest(
-                            learner_public_id=learner_id,
-                            achievement_public_id=playlist.achievement_public_id,
-                            source_kind="playlist",
-                            source_event_id=f"{playlist.public_id}:{learner_id}",
-                            approved_by=f"playlist:{playlist.public_id}",
-                        )
-                    )
+        awarded = (self._award_playlist_if_met(learner_id, p, held) for p in playlists)
+        return [result for result in awarded if result is not None]
+
+    def _award_playlist_if_met(
+        self, learner_public_id: str, playlist: PlaylistView, held: set[str]
+    ) -> AwardResult | None:
+        from core.catalogue import playlist_progress_of
+
+        if not playlist_progress_of(playlist, held).met:
+            return None
+        try:
+            return self.award(
+                AwardRequest(
+                    learner_public_id=learner_public_id,
+                    achievement_public_id=playlist.achievement_public_id,
+                    source_kind="playlist",
+                    source_event_id=f"{playlist.public_id}:{learner_public_id}",
+                    approved_by=f"playlist:{playlist.public_id}",
                 )
-            except InvalidInput as exc:
-                log.warning("playlist %s not awarded: %s", playlist.public_id, exc.message)
-        return results
+            )
+        except InvalidInput as exc:
+            log.warning("playlist %s not awarded: %s", playlist.public_id, exc.message)
+            return None
+
+    def reevaluate_playlist(
+        self,
+        playlist_public_id: str,
+        *,
+        after_learner: int = 0,
+        limit: int = PLAYLIST_REEVALUATION_BATCH,
+    ) -> tuple[list[AwardResult], int | None]:
+        """Award the playlist's badge to the learners, in one batch of at most ``limit`` from
+        learner row ``after_learner`` on, who hold a step's achievement and now meet its rule
+        (after the playlist was edited). Returns the awards and, when the batch was full, the
+        row to continue after (None: every holder was seen). Idempotent as
+        :meth:`evaluate_playlists`: a learner already awarded is awarded nothing new."""
+        catalogue = self._service.catalogue
+        playlist = catalogue.get_playlist(playlist_public_id)
+        step_achievements = {s.achievement_public_id for s in playlist.steps}
+        step_achievements.discard(None)
+        if playlist.archived or not step_achievements:
+            return [], None
+        with self._service.sessions() as session:
+            holders = session.scalars(
+                select(LearnerRecord)
+                .where(
+                    LearnerRecord.id > after_learner,
+                    LearnerRecord.deleted_at.is_(None),
+                    LearnerRecord.merged_into_id.is_(None),
+                    LearnerRecord.id.in_(
+                        select(AwardRecord.learner_id)
+                        .join(AchievementRecord, AchievementRecord.id == AwardRecord.achievement_id)
+                        .join(CredentialRecord, CredentialRecord.id == AwardRecord.credential_id)
+                        .where(
+                            AchievementRecord.public_id.in_(step_achievements),
+                            CredentialRecord.revoked_at.is_(None),
+                        )
+                    ),
+                )
+                .order_by(LearnerRecord.id)
+                .limit(limit)
+            ).all()
+            batch = [(h.id, h.public_id, self._held_achievements(session, h)) for h in holders]
+        results = []
+        for _row, learner_public_id, held in batch:
+            result = self._award_playlist_if_met(learner_public_id, playlist, held)
+            if result is not None:
+                results.append(result)
+        return results, (batch[-1][0] if len(batch) == limit else None)
 
     def _held_achievements(self, session: Session, learner: LearnerRecord) -> set[str]:
         """The learner's achievements with a credential that is not revoked, as public ids and
@@ -464,6 +519,30 @@ def builtin_outbox_handlers(service: BadgeService) -> dict[str, OutboxHandler]:
             return  # erased or unreachable: nothing to send, nothing to retry
         log.info("notify %s (%s): %s", email, job.dedupe_key, job.payload.get("message", ""))
 
+    def playlist_reevaluation(job: OutboxJob) -> None:
+        """Re-evaluate an edited playlist for one batch of the learners holding a step's
+        achievement, then queue the next batch. Idempotent: playlist awards are keyed by
+        ``{playlist}:{learner}`` and the next batch's job by the edit and the last learner
+        seen, so a redelivery awards and queues nothing new."""
+        payload = job.payload
+        try:
+            _awarded, last = service.awarding.reevaluate_playlist(
+                str(payload["playlist_public_id"]),
+                after_learner=int(payload["after_learner"]),
+                limit=PLAYLIST_REEVALUATION_BATCH,
+            )
+        except NotFound:
+            log.info("playlist re-evaluation %s: the playlist is gone", job.dedupe_key)
+            return
+        if last is not None:
+            with service.transaction() as session:
+                service.outbox.enqueue(
+                    session,
+                    PLAYLIST_REEVALUATION,
+                    {**payload, "after_learner": last},
+                    f"{PLAYLIST_REEVALUATION}:{payload['edit']}:{last}",
+                )
+
     def status_publication(job: OutboxJob) -> None:
         """Re-sign the changed status list so verifiers get the new bits at once. Idempotent:
         the signed list depends only on the list's bits and version."""
@@ -472,12 +551,15 @@ def builtin_outbox_handlers(service: BadgeService) -> dict[str, OutboxHandler]:
     return {
         "lms_grade": service.lti_grades.deliver,
         "playlist_evaluation": playlist_evaluation,
+        PLAYLIST_REEVALUATION: playlist_reevaluation,
         "notification": notification,
         "status_publication": status_publication,
     }
 
 
 __all__ = [
+    "PLAYLIST_REEVALUATION",
+    "PLAYLIST_REEVALUATION_BATCH",
     "SOURCE_KINDS",
     "AwardRequest",
     "AwardResult",

@@ -1500,7 +1500,9 @@ class Catalogue:
         one transaction (a refused step leaves the playlist unchanged). Changing the rule to
         ``"all"`` drops the number of required steps; ``"n_of_m"`` needs one, given here or
         kept from before, from 1 to the number of steps. Archived playlists cannot be changed.
-        Learners are re-evaluated at their next award, not here.
+        A change of steps or rule queues, in the same transaction, the re-evaluation of every
+        learner holding a step's achievement (:data:`core.awarding.PLAYLIST_REEVALUATION`,
+        run by the worker in batches): who meets the rule now gets the playlist's badge.
         """
         title_text = (
             None
@@ -1514,6 +1516,7 @@ class Catalogue:
         )
         new_rule = None if rule is None else _choice(rule, "playlist rule", PLAYLIST_RULES)
         new_steps = None if steps is None else _playlist_steps(steps)
+        rule_changed = new_steps is not None or new_rule is not None or required_count is not None
         with self._service.transaction() as session:
             row = session.execute(
                 self._playlist_query()
@@ -1551,7 +1554,22 @@ class Catalogue:
                 )
                 self._add_steps(session, playlist, badge, new_steps)
             session.flush()
+            if rule_changed:
+                self._queue_reevaluation(session, playlist.public_id)
             return self._playlist_views(session, [(playlist, issuer, badge)])[0]
+
+    def _queue_reevaluation(self, session: Session, playlist_public_id: str) -> None:
+        """Queue the re-evaluation of everyone who may meet the changed rule (each edit its
+        own job: an edit after a re-evaluation ran is evaluated again)."""
+        from core.awarding import PLAYLIST_REEVALUATION
+
+        edit = uuid.uuid4().hex
+        self._service.outbox.enqueue(
+            session,
+            PLAYLIST_REEVALUATION,
+            {"playlist_public_id": playlist_public_id, "edit": edit, "after_learner": 0},
+            f"{PLAYLIST_REEVALUATION}:{edit}:0",
+        )
 
     def _add_steps(
         self,
