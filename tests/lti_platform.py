@@ -467,6 +467,9 @@ class TestPlatform:
         #: Answers to the next score POSTs instead of accepting them, used once each in order
         #: (e.g. two 503s: an LMS down for a while; a 400: an LMS refusing the score).
         self.score_failures: list[PlatformRefusal] = []
+        #: How many of the next accepted scores are answered 504 anyway (recorded, but the
+        #: answer is lost on its way back to the tool).
+        self.score_answers_lost = 0
         self.deep_linking_responses: list[dict[str, Any]] = []
         self.members: dict[str, list[PlatformUser]] = {}
         self.contexts: dict[str, CourseContext] = {}
@@ -1178,6 +1181,11 @@ class TestPlatform:
             if failure is not None:
                 raise failure
             self._receive_score(item, request, token.client_id)
+            with self._lock:
+                lost = self.score_answers_lost > 0
+                self.score_answers_lost -= int(lost)
+            if lost:
+                raise PlatformRefusal(504, "gateway_timeout", "the answer was lost")
             return 200, {}, b""
         if tail == "/results" and method == "GET":
             self._authorize_service(request, SCOPE_RESULT_READONLY)
