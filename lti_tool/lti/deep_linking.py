@@ -215,6 +215,7 @@ def _render_picker(
         frameworks=frameworks.frameworks(),
         skill_options=_skill_options(),
         skill_names=skill_names,
+        search_limit=SEARCH_LIMIT,
         chosen=set(chosen),
         choice_error=choice_error,
         choice_field=CHOICE_FIELD,
