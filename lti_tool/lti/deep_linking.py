@@ -156,20 +156,26 @@ def search_catalogue(
     caller has read them already."""
     if search.kind not in KINDS:
         return PickerResults([], [], _("Choose activities, playlists or both."))
+    want_activities = search.kind in ("", "activity")
+    place_filters = replace(search.filters, text="")
     try:
-        found = run_search(search.filters)
-        place_filters = replace(search.filters, text="")
-        near = run_search(place_filters) if place_filters.active else None
+        # Every filter but the words; checked (in words for the teacher) whatever is shown.
+        near = run_search(place_filters)
+        if not want_activities:
+            activities: list[ActivityView] = []
+        elif search.filters.text:
+            activities = run_search(search.filters)
+        else:
+            activities = near
     except InvalidInput as problem:
         return PickerResults([], [], problem.message)
-    activities = found if search.kind in ("", "activity") else []
     playlists: list[PlaylistCard] = []
     if search.kind in ("", "playlist"):
         catalogue = service.catalogue
         if every is None:
             every = catalogue.search_activities(limit=SEARCH_LIMIT)
         known = {a.public_id: a for a in every}
-        matching = None if near is None else {a.public_id for a in near}
+        matching = {a.public_id for a in near} if place_filters.active else None
         words = search.filters.text.casefold().split()
         for playlist in catalogue.list_playlists():
             step_ids = [s.activity_public_id for s in playlist.steps if s.activity_public_id]
