@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 import re
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -20,14 +19,12 @@ from babel.messages.pofile import read_po
 from playwright.sync_api import expect
 
 from core.service import BadgeService
-from tests.browser.conftest import PAGE_TIMEOUT_MS, PO_FILE, LiveServer, check_page, sent, shoot
-from tests.conftest import make_settings
-from tests.lti.conftest import register
+from tests.browser.conftest import PO_FILE, LiveServer, check_page, sent, shoot
+from tests.browser.lti_served import LOCALES, page_in, served_tool
 from tests.lti.test_deep_linking import Catalogue, build_catalogue, teacher_launch
 from tests.lti_platform import CLAIM_DL_CONTENT_ITEMS, TestPlatform, ToolBrowser
 
 PICKER_PO = PO_FILE.with_name("lti-picker.po")
-LOCALES = {"nl": "nl-NL", "en": "en-GB"}
 
 
 @functools.cache
@@ -54,8 +51,8 @@ def words(language: str, message: str, *, count: int | None = None, plural: str 
 
 @dataclass
 class PickerSite:
-    """The tool served on 127.0.0.1, registered with the test platform on another port (same
-    site for cookies: ports do not count), with a catalogue to choose from."""
+    """The tool served and registered with the test platform, with a catalogue to choose
+    from."""
 
     server: LiveServer
     platform: TestPlatform
@@ -68,23 +65,8 @@ class PickerSite:
 
 @pytest.fixture
 def picker_site(tmp_path: Path) -> Iterator[PickerSite]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = replace(
-        make_settings(tmp_path), base_url=f"http://127.0.0.1:{port}", allow_private_fetch=True
-    )
-    service = BadgeService(settings)
-    service.upgrade()
-    with TestPlatform() as platform, LiveServer(service, port) as server:
-        register(service, platform)
-        platform.set_tool(
-            launch_url=f"{server.url}/lti/launch",
-            login_url=f"{server.url}/lti/login",
-            jwks=service.lti.tool_jwks,
-        )
-        yield PickerSite(server, platform, build_catalogue(service))
-    service.engine.dispose()
+    with served_tool(tmp_path) as (server, platform):
+        yield PickerSite(server, platform, build_catalogue(server.service))
 
 
 @pytest.fixture
@@ -93,11 +75,8 @@ def teacher_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     callspec = getattr(request.node, "callspec", None)
     language = callspec.params.get("language", "en") if callspec else "en"
     javascript = "no_js" not in request.node.name
-    context = browser.new_context(locale=LOCALES[language], java_script_enabled=javascript)
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
+    with page_in(browser, language, java_script_enabled=javascript) as page:
+        yield page
 
 
 def launch_in_browser(page: Any, site: PickerSite, language: str, *, javascript: bool) -> None:

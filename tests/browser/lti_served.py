@@ -1,0 +1,58 @@
+"""The LTI tool served for browser tests: the app on a free port of 127.0.0.1 (fetching from
+loopback allowed, for the platform's keys), registered by hand with a running test platform
+on another port of 127.0.0.1 (the same site for cookies: ports do not count), and browser
+contexts in a language."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from core.service import BadgeService
+from tests.browser.conftest import PAGE_TIMEOUT_MS, LiveServer
+from tests.conftest import make_settings
+from tests.lti.conftest import register
+from tests.lti_platform import TestPlatform
+
+#: The browser locale (and the launches' ``launch_presentation.locale``) of each language.
+LOCALES = {"nl": "nl-NL", "en": "en-GB"}
+
+
+@contextmanager
+def served_tool(tmp_path: Path) -> Iterator[tuple[LiveServer, TestPlatform]]:
+    """The tool served and registered with a running test platform (stopped afterwards)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = replace(
+        make_settings(tmp_path), base_url=f"http://127.0.0.1:{port}", allow_private_fetch=True
+    )
+    service = BadgeService(settings)
+    service.upgrade()
+    try:
+        with TestPlatform() as platform, LiveServer(service, port) as server:
+            register(service, platform)
+            platform.set_tool(
+                launch_url=f"{server.url}/lti/launch",
+                login_url=f"{server.url}/lti/login",
+                jwks=service.lti.tool_jwks,
+            )
+            yield server, platform
+    finally:
+        service.engine.dispose()
+
+
+@contextmanager
+def page_in(browser: Any, language: str, **options: Any) -> Iterator[Any]:
+    """A tab of a new browser context in ``language`` (``options`` for the context, e.g.
+    ``java_script_enabled=False``)."""
+    context = browser.new_context(locale=LOCALES[language], **options)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
