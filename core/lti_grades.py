@@ -115,6 +115,13 @@ class ScoreClient(Protocol):
         :class:`AgsUnavailable` (5xx, timeout, connection)."""
         ...
 
+    def latest_result(
+        self, platform: PlatformView, line_item_url: str, user_id: str
+    ) -> Mapping[str, Any] | None:
+        """The line item's result for ``user_id`` (None when it has none); raises
+        :class:`AgsRefused` when the platform does not let us read it."""
+        ...
+
 
 @dataclass(frozen=True)
 class GradeStatus:
@@ -143,6 +150,8 @@ class _Target:
     platform_public_id: str
     deployment_id: str
     holds_badge: bool
+    #: an earlier attempt of this job sent its score and got no answer (it may have arrived)
+    maybe_sent: bool
 
 
 class LtiGrades:
@@ -443,6 +452,10 @@ class LtiGrades:
                 error=f"The registration of {platform.name} is switched off; no score was sent.",
             )
             return
+        if target.maybe_sent and self._gradebook_shows(platform, target):
+            log.info("grade %s: the LMS has it already; not sent again", job.dedupe_key)
+            self._finish_as_held(target, job.dedupe_key)
+            return
         score: dict[str, Any] = {"userId": target.user_id}
         maximum = None
         if target.holds_badge:
@@ -455,7 +468,7 @@ class LtiGrades:
             )
         else:
             score.update(activityProgress="Initialized", gradingProgress="NotReady")
-        timestamp = self._reserve_timestamp(target.grade_id)
+        timestamp = self._reserve_timestamp(target.grade_id, job.dedupe_key)
         score["timestamp"] = timestamp.isoformat()
         try:
             self.client.post_score(platform, target.line_item_url, score)
@@ -510,8 +523,46 @@ class LtiGrades:
                 return None
             holds = _held_award(session, learner_id, achievement_id) is not None
             return _Target(
-                grade.id, grade.user_id, url, maximum, platform_public_id, deployment_id, holds
+                grade.id,
+                grade.user_id,
+                url,
+                maximum,
+                platform_public_id,
+                deployment_id,
+                holds,
+                maybe_sent=grade.sending_job_key == job.dedupe_key,
             )
+
+    def _gradebook_shows(self, platform: PlatformView, target: _Target) -> bool:
+        """Whether the platform's result for the learner already is what this job sends (full
+        marks, or no score after a revocation): asked only when an earlier attempt's answer
+        was lost, so a score that did arrive is not sent twice. False when the platform does
+        not let us read results."""
+        try:
+            result = self.client.latest_result(platform, target.line_item_url, target.user_id)
+        except AgsRefused:
+            return False
+        given = None if result is None else result.get("resultScore")
+        maximum = None if result is None else result.get("resultMaximum")
+        if not target.holds_badge:
+            return given is None
+        if not isinstance(given, int | float) or not isinstance(maximum, int | float):
+            return False
+        return maximum > 0 and given >= maximum
+
+    def _finish_as_held(self, target: _Target, job_key: str) -> None:
+        """Record what the gradebook was found to hold (see :meth:`_gradebook_shows`)."""
+        if target.holds_badge:
+            maximum = target.score_maximum or FALLBACK_SCORE_MAXIMUM
+            self._finish(
+                target.grade_id,
+                job_key,
+                activity_progress="Completed",
+                score_given=maximum,
+                score_maximum=maximum,
+            )
+        else:
+            self._finish(target.grade_id, job_key, activity_progress="Initialized")
 
     def _line_item_maximum(self, platform: PlatformView, target: _Target) -> float:
         """The line item's maximum, asked once from the platform and remembered."""
@@ -528,9 +579,10 @@ class LtiGrades:
         )
         return maximum
 
-    def _reserve_timestamp(self, grade_id: int) -> datetime:
+    def _reserve_timestamp(self, grade_id: int, job_key: str) -> datetime:
         """The next score's timestamp: now (whole seconds), but at least one second after the
-        last one reserved for this grade, stored before the score leaves."""
+        last one reserved for this grade, stored (with the job sending it) before the score
+        leaves."""
         with self._service.transaction() as session:
             grade = session.scalar(
                 select(LtiGradeRecord).where(LtiGradeRecord.id == grade_id).with_for_update()
@@ -541,6 +593,7 @@ class LtiGrades:
             previous = grade.timestamp
             timestamp = now if previous is None else max(now, previous + MIN_SCORE_INTERVAL)
             grade.timestamp = timestamp
+            grade.sending_job_key = job_key
             return timestamp
 
     def _finish(

@@ -722,7 +722,8 @@ class LtiGradeRecord(Base):
     timestamp (each new one at least a second later: Moodle refuses a score that is not newer),
     and the delivery state. ``job_key`` is the newest ``lms_grade`` outbox job for it (older
     ones are superseded); ``handled_job_key`` the last job that got an answer from the LMS, so
-    a redelivered job does not send twice."""
+    a redelivered job does not send twice; ``sending_job_key`` the last job whose score left,
+    so a job whose answer was lost first asks the LMS what it holds."""
 
     __tablename__ = "lti_grades"
     __table_args__ = (UniqueConstraint("line_item_id", "learner_id"),)
@@ -736,6 +737,8 @@ class LtiGradeRecord(Base):
     #: "pending" | "sent" | "failed" (retrying is a pending grade whose job failed before)
     state: Mapped[str] = mapped_column(String(10), default="pending")
     job_key: Mapped[str | None] = mapped_column(String(300))
+    #: the job whose score last left for the LMS (its answer may have been lost)
+    sending_job_key: Mapped[str | None] = mapped_column(String(300))
     handled_job_key: Mapped[str | None] = mapped_column(String(300))
     #: "Completed" (badge held) or "Initialized" (badge revoked: the score was withdrawn)
     activity_progress: Mapped[str | None] = mapped_column(String(20))

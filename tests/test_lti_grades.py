@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event
@@ -20,6 +21,7 @@ from core.lti_grades import GradeStatus
 from core.lti_registry import PlatformView, ResourceLinkView
 from core.service import BadgeService
 from core.workers import run_worker
+from lti_tool.lti.ags import line_item_service_url
 from tests.badge_world import World, make_world
 from tests.lti.conftest import LAUNCH_URL, LOGIN_URL, register
 from tests.lti_platform import (
@@ -456,3 +458,71 @@ def test_an_awards_sql_does_not_grow_with_placements(school: School) -> None:
 
     statements_for_award("warm-up", 0)  # first-use costs (status list, key cache) paid here
     assert statements_for_award("few", 1) == statements_for_award("many", 20)
+
+
+def test_a_score_whose_answer_was_lost_is_not_sent_again(school: School) -> None:
+    """The platform recorded the score but its answer never came back (504): the retry asks the
+    gradebook first, finds full marks, and does not send the score a second time."""
+    clock = Clock()
+    school.service.outbox.clock = clock
+    iris = pupil("iris")
+    learner, link = school.launch(iris, activity=school.world.activity)
+    school.platform.score_answers_lost = 1
+    award(school, learner, school.world.photo, "t-1")
+    school.deliver()
+    assert school.status(link, learner).state == "retrying"
+    assert len(school.scores(iris)) == 1  # it did arrive
+
+    clock.advance(3600)
+    school.deliver()
+    [score] = school.scores(iris)
+    assert_full_marks(score, iris)
+    status = school.status(link, learner)
+    assert (status.state, status.score_given, status.attempts) == ("sent", 100, 2)
+    scores_path = urlsplit(line_item_service_url(score_line_item(school), "scores")).path
+    assert school.platform.count("POST", scores_path) == 1
+
+
+def test_a_token_the_platform_dropped_is_fetched_again(school: School) -> None:
+    jan = pupil("jan")
+    learner, link = school.launch(jan, activity=school.world.activity)
+    award(school, learner, school.world.photo, "t-1")
+    school.deliver()
+    tokens_fetched = len(school.platform.token_requests)
+    school.platform.access_tokens.clear()  # e.g. the LMS restarted: our cached token is void
+    assert school.service.lti_grades.resend(link) == 1
+    school.deliver()
+    assert len(school.scores(jan)) == 2
+    assert len(school.platform.token_requests) == tokens_fetched + 1
+    assert school.status(link, learner).state == "sent"
+
+
+def test_a_switched_off_registration_gets_no_score(school: School) -> None:
+    wim = pupil("wim")
+    learner, link = school.launch(wim, activity=school.world.activity)
+    school.service.lti.update_platform(school.registration.public_id, active=False)
+    award(school, learner, school.world.photo, "t-1")
+    school.deliver()
+    status = school.status(link, learner)
+    assert status.state == "failed"
+    assert status.last_error is not None and "switched off" in status.last_error
+    assert school.platform.scores == []
+
+
+def score_line_item(school: School) -> str:
+    [item] = school.platform.line_items.values()
+    return item.id
+
+
+def test_service_urls_keep_the_line_items_query() -> None:
+    moodle = "https://moodle.example/mod/lti/services.php/2/lineitems/5/lineitem?type_id=1"
+    assert line_item_service_url(moodle, "scores") == (
+        "https://moodle.example/mod/lti/services.php/2/lineitems/5/lineitem/scores?type_id=1"
+    )
+    assert line_item_service_url(moodle, "results", user_id="a b") == (
+        "https://moodle.example/mod/lti/services.php/2/lineitems/5/lineitem/results"
+        "?type_id=1&user_id=a+b"
+    )
+    assert line_item_service_url(
+        "https://canvas.example/api/lti/courses/1/line_items/7/", "scores"
+    ) == ("https://canvas.example/api/lti/courses/1/line_items/7/scores")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -29,19 +29,23 @@ from lti_tool.lti.hardened import (
 
 SCOPE_SCORE: Final = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 SCOPE_LINEITEM_READONLY: Final = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+SCOPE_RESULT_READONLY: Final = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
 MEDIA_SCORE: Final = "application/vnd.ims.lis.v1.score+json"
 MEDIA_LINEITEM: Final = "application/vnd.ims.lis.v2.lineitem+json"
+MEDIA_RESULTS: Final = "application/vnd.ims.lis.v2.resultcontainer+json"
 #: Statuses that say "not now" rather than "no": request timeout, too many requests.
 RETRYABLE_4XX: Final = frozenset({408, 429})
 #: How much of a platform's answer goes into a refusal's message.
 MAX_ANSWER_CHARS: Final = 500
 
 
-def scores_url(line_item_url: str) -> str:
-    """``<lineitem>/scores``, keeping the line item URL's query (Moodle puts ``type_id``
-    there)."""
+def line_item_service_url(line_item_url: str, service: str, **query: str) -> str:
+    """``<lineitem>/scores`` or ``/results``, keeping the line item URL's query (Moodle puts
+    ``type_id`` there) and adding ``query``."""
     parts = urlsplit(line_item_url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+    extra = urlencode(query)
+    joined = "&".join(part for part in (parts.query, extra) if part)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + service, query=joined))
 
 
 class _Connector(KeyedServiceConnector):
@@ -78,11 +82,32 @@ class AgsClient:
         self._request(
             platform,
             "POST",
-            scores_url(line_item_url),
+            line_item_service_url(line_item_url, "scores"),
             [SCOPE_SCORE],
             body=json.dumps(dict(score)).encode("utf-8"),
             headers={"Content-Type": MEDIA_SCORE},
         )
+
+    def latest_result(
+        self, platform: PlatformView, line_item_url: str, user_id: str
+    ) -> Mapping[str, Any] | None:
+        """The line item's result for ``user_id`` (None when the platform has none)."""
+        response = self._request(
+            platform,
+            "GET",
+            line_item_service_url(line_item_url, "results", user_id=user_id),
+            [SCOPE_RESULT_READONLY],
+            headers={"Accept": MEDIA_RESULTS},
+        )
+        try:
+            document = response.json()
+        except ValueError as problem:
+            raise AgsUnavailable(
+                f"{platform.name} answered results that are not JSON."
+            ) from problem
+        results = document if isinstance(document, list) else []
+        mine = [r for r in results if isinstance(r, dict) and r.get("userId") == user_id]
+        return mine[-1] if mine else None
 
     def line_item_maximum(self, platform: PlatformView, line_item_url: str) -> float | None:
         """The line item's ``scoreMaximum`` (None when the platform refuses to say)."""
@@ -182,4 +207,4 @@ def _platform_words(response: requests.Response) -> str:
     return response.text.strip()[:MAX_ANSWER_CHARS]
 
 
-__all__ = ["AgsClient", "scores_url"]
+__all__ = ["AgsClient", "line_item_service_url"]

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=255), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("job_key", sa.String(length=300), nullable=True),
+        sa.Column("sending_job_key", sa.String(length=300), nullable=True),
         sa.Column("handled_job_key", sa.String(length=300), nullable=True),
         sa.Column("activity_progress", sa.String(length=20), nullable=True),
         sa.Column("score_given", sa.Float(), nullable=True),
