@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from core.errors import BadgeBridgeError, FetchRefused, InvalidInput, KeyProblem, NotFound
@@ -82,6 +82,11 @@ MAX_URL_LENGTH: Final = 2000
 PLATFORM_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 _ALGORITHM_KEY_TYPES: Final = {"RS": "RSA", "ES": "EC", "PS": "RSA"}
 _SWEEP_EVERY: Final = 200
+#: Each web worker keeps registrations and the tool's active key in memory this long (a launch
+#: reads both twice). A change made through this registry takes effect at once; one made by
+#: another worker or process (the CLI) reaches every worker within this time.
+REGISTRY_MEMORY_SECONDS: Final = 5.0
+_REGISTRY_MEMORY_ENTRIES: Final = 1000
 _TOOL_KEY_RECORD_PREFIX: Final = "lti-tool/"
 
 
@@ -196,33 +201,41 @@ class ToolSigningKey:
     """The tool's active private key, for signing client assertions and deep linking
     responses. ``repr`` shows the kid only; the object refuses to be pickled."""
 
-    __slots__ = ("_private_key", "kid")
+    __slots__ = ("_private_key", "_private_pem", "_public_pem", "kid")
 
     def __init__(self, kid: str, private_key: rsa.RSAPrivateKey) -> None:
         self.kid = kid
         self._private_key = private_key
+        # Every launch hands pylti1p3 both PEMs: serialised once per process, kept no longer
+        # than the key object itself (neither is ever logged, pickled or shown).
+        self._private_pem: str | None = None
+        self._public_pem: str | None = None
 
     def private_pem(self) -> str:
         """The private key as unencrypted PKCS#8 PEM (what pylti1p3 signs with)."""
-        from cryptography.hazmat.primitives import serialization
+        if self._private_pem is None:
+            from cryptography.hazmat.primitives import serialization
 
-        return self._private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode("ascii")
+            self._private_pem = self._private_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode("ascii")
+        return self._private_pem
 
     def public_pem(self) -> str:
         """The public key as SubjectPublicKeyInfo PEM."""
-        from cryptography.hazmat.primitives import serialization
+        if self._public_pem is None:
+            from cryptography.hazmat.primitives import serialization
 
-        return (
-            self._private_key.public_key()
-            .public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            self._public_pem = (
+                self._private_key.public_key()
+                .public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                .decode("ascii")
             )
-            .decode("ascii")
-        )
+        return self._public_pem
 
     def public_jwk(self) -> dict[str, str]:
         """The public JWK with ``kid``, ``alg: RS256`` and ``use: sig``."""
@@ -557,6 +570,74 @@ def _named_public_id(custom: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+class _ShortMemory:
+    """Values kept in this process for :data:`REGISTRY_MEMORY_SECONDS` (bounded in size)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any | None:
+        with self._lock:
+            found = self._values.get(key)
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            if len(self._values) >= _REGISTRY_MEMORY_ENTRIES:
+                self._values.clear()
+            self._values[key] = (time.monotonic() + REGISTRY_MEMORY_SECONDS, value)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+@dataclass(frozen=True)
+class _ContextClaim:
+    context_id: str
+    label: str | None
+    title: str | None
+    types: list[str]
+
+
+def _context_claim(claim: Mapping[str, Any]) -> _ContextClaim:
+    raw_types = claim.get("type")
+    return _ContextClaim(
+        context_id=_claim_id(claim.get("id"), "context id"),
+        label=_claim_text(claim.get("label"), 300),
+        title=_claim_text(claim.get("title"), 500),
+        types=(
+            [t[:300] for t in raw_types if isinstance(t, str)][:10]
+            if isinstance(raw_types, list)
+            else []
+        ),
+    )
+
+
+def _context_unchanged(record: LtiContextRecord, claim: _ContextClaim) -> bool:
+    return (record.label, record.title, list(record.types or [])) == (
+        claim.label,
+        claim.title,
+        claim.types,
+    )
+
+
+def _link_values(
+    claim: Mapping[str, Any], context: LtiContextRecord | None, custom: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "context_id": None if context is None else context.id,
+        "title": _claim_text(claim.get("title"), 500),
+        "description": _claim_text(claim.get("description"), 5000),
+        "custom": custom,
+        "activity_public_id": _named_public_id(custom, CUSTOM_ACTIVITY),
+        "playlist_public_id": _named_public_id(custom, CUSTOM_PLAYLIST),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # The registry
 # --------------------------------------------------------------------------------------------
@@ -570,6 +651,7 @@ class LtiRegistry:
         self._service = service
         self._lock = threading.Lock()
         self._signing_keys: dict[str, ToolSigningKey] = {}
+        self._memory = _ShortMemory()
         self._launch_cache: LaunchCache | None = None
         self._http: GuardedHttpClient | None = None
 
@@ -673,7 +755,9 @@ class LtiRegistry:
                     )
                 )
             session.flush()
-            return self._platform_view(session, record)
+            view = self._platform_view(session, record)
+        self._memory.forget()
+        return view
 
     def update_platform(self, public_id: str, **changes: Any) -> PlatformView:
         """Change a registration's name, URLs, keys, token audience, email trust or active
@@ -724,6 +808,7 @@ class LtiRegistry:
             record.updated_at = utcnow()
             session.flush()
             view = self._platform_view(session, record)
+        self._memory.forget()
         self.launch_cache.delete(self._key_set_cache_key(view))
         return view
 
@@ -740,6 +825,7 @@ class LtiRegistry:
                 delete(LtiDeploymentRecord).where(LtiDeploymentRecord.platform_id == record.id)
             )
             session.delete(record)
+        self._memory.forget()
 
     def get_platform(self, public_id: str) -> PlatformView:
         """The registration with this public id (NotFound otherwise)."""
@@ -758,12 +844,19 @@ class LtiRegistry:
             return [self._platform_view(session, r, deployments.get(r.id, ())) for r in records]
 
     def find_platform(self, issuer: str, client_id: str) -> PlatformView | None:
-        """The registration of ``client_id`` at ``issuer`` (active or not), else None."""
+        """The registration of ``client_id`` at ``issuer`` (active or not), else None.
+        Registrations found are kept in memory for :data:`REGISTRY_MEMORY_SECONDS`."""
         if not isinstance(issuer, str) or not isinstance(client_id, str):
             return None
+        remembered = self._memory.get(("platform", issuer, client_id))
+        if isinstance(remembered, PlatformView):
+            return remembered
         with self._service.sessions() as session:
             record = self._platform_record(session, issuer, client_id)
-            return None if record is None else self._platform_view(session, record)
+            view = None if record is None else self._platform_view(session, record)
+        if view is not None:
+            self._memory.put(("platform", issuer, client_id), view)
+        return view
 
     def platforms_of_issuer(self, issuer: str) -> list[PlatformView]:
         """Every registration at ``issuer`` (one per client id)."""
@@ -797,7 +890,9 @@ class LtiRegistry:
                         platform_id=platform.id, deployment_id=deployment_id, created_at=utcnow()
                     )
                 )
-            return _deployment_view(platform, deployment_id)
+            view = _deployment_view(platform, deployment_id)
+        self._memory.forget()
+        return view
 
     def remove_deployment(self, platform_public_id: str, deployment_id: str) -> None:
         """Remove a deployment with its contexts, links and line items."""
@@ -814,6 +909,7 @@ class LtiRegistry:
             for table in (LtiLineItemRecord, LtiResourceLinkRecord, LtiContextRecord):
                 session.execute(delete(table).where(table.deployment_id == record.id))
             session.delete(record)
+        self._memory.forget()
 
     def find_deployment(
         self, issuer: str, client_id: str, deployment_id: str
@@ -848,103 +944,148 @@ class LtiRegistry:
     ) -> LaunchPlacement:
         """Remember the course, course item and gradebook column a launch came from (the
         ``context``, ``resource_link``, ``custom`` and AGS ``endpoint`` claims), in one
-        transaction, and return them."""
+        transaction, and return them.
+
+        Most launches repeat what is recorded: one read finds all three, and only a launch
+        that adds or changes something opens a write transaction."""
         parameters = custom_parameters(custom)
+        context_claim = (
+            _context_claim(context)
+            if isinstance(context, Mapping) and context.get("id") not in (None, "")
+            else None
+        )
+        link_claim = (
+            resource_link
+            if isinstance(resource_link, Mapping) and resource_link.get("id") not in (None, "")
+            else None
+        )
+        link_id = (
+            None if link_claim is None else _claim_id(link_claim.get("id"), "resource link id")
+        )
+        raw_url = ags_endpoint.get("lineitem") if isinstance(ags_endpoint, Mapping) else None
+        line_item_url = (
+            _url(raw_url.strip(), "line item URL")
+            if isinstance(raw_url, str) and raw_url.strip()
+            else None
+        )
+        with self._service.sessions() as session:
+            recorded = self._recorded_placement(
+                session, deployment, context_claim, link_claim, link_id, parameters, line_item_url
+            )
+        if recorded is not None:
+            return recorded
         with self._service.transaction() as session:
             deployment_record = self._deployment_record(session, deployment)
             context_record = None
-            if isinstance(context, Mapping) and context.get("id") not in (None, ""):
-                context_record = self._upsert_context(session, deployment_record, context)
+            if context_claim is not None:
+                context_record = self._upsert_context(session, deployment_record, context_claim)
             link_record = None
-            if isinstance(resource_link, Mapping) and resource_link.get("id") not in (None, ""):
+            if link_claim is not None and link_id is not None:
                 link_record = self._upsert_resource_link(
-                    session, deployment_record, context_record, resource_link, parameters
-                )
-            line_item_record = None
-            line_item_url = (
-                ags_endpoint.get("lineitem") if isinstance(ags_endpoint, Mapping) else None
-            )
-            if isinstance(line_item_url, str) and line_item_url.strip():
-                line_item_record = self._upsert_line_item(
                     session,
                     deployment_record,
-                    context_record,
-                    link_record,
-                    url=line_item_url.strip(),
+                    link_id,
+                    _link_values(link_claim, context_record, parameters),
                 )
-            context_view = (
-                None if context_record is None else _context_view(deployment, context_record)
+            line_item_record = None
+            if line_item_url is not None:
+                line_item_record = self._upsert_line_item(
+                    session, deployment_record, context_record, link_record, url=line_item_url
+                )
+            return _placement(deployment, context_record, link_record, line_item_record)
+
+    def _recorded_placement(
+        self,
+        session: Session,
+        deployment: DeploymentView,
+        context_claim: _ContextClaim | None,
+        link_claim: Mapping[str, Any] | None,
+        link_id: str | None,
+        custom: dict[str, str],
+        line_item_url: str | None,
+    ) -> LaunchPlacement | None:
+        """The placement as recorded when the records exist and the launch changes nothing
+        in them (one query), else None."""
+        # The records this launch names, each scoped to the deployment (outer joins: absent
+        # ones come back as None).
+        wanted: list[tuple[Any, Any]] = []
+        if context_claim is not None:
+            wanted.append(
+                (LtiContextRecord, LtiContextRecord.context_id == context_claim.context_id)
             )
-            link_view = (
-                None
-                if link_record is None
-                else _resource_link_view(deployment, link_record, context_record)
+        if link_id is not None:
+            wanted.append(
+                (LtiResourceLinkRecord, LtiResourceLinkRecord.resource_link_id == link_id)
             )
-            line_view = (
-                None
-                if line_item_record is None
-                else _line_item_view(deployment, line_item_record, context_record, link_record)
+        if line_item_url is not None:
+            wanted.append((LtiLineItemRecord, LtiLineItemRecord.line_item_url == line_item_url))
+        query = select(LtiDeploymentRecord.id, *(entity for entity, _ in wanted)).join(
+            LtiPlatformRecord, LtiDeploymentRecord.platform_id == LtiPlatformRecord.id
+        )
+        for entity, condition in wanted:
+            query = query.outerjoin(
+                entity, and_(entity.deployment_id == LtiDeploymentRecord.id, condition)
             )
-            return LaunchPlacement(deployment, context_view, link_view, line_view)
+        row = session.execute(
+            query.where(
+                LtiPlatformRecord.public_id == deployment.platform_public_id,
+                LtiPlatformRecord.issuer == deployment.issuer,
+                LtiPlatformRecord.client_id == deployment.client_id,
+                LtiDeploymentRecord.deployment_id == deployment.deployment_id,
+            )
+        ).first()
+        if row is None:
+            return None
+        found = list(row)[1:]
+        context = found.pop(0) if context_claim is not None else None
+        link = found.pop(0) if link_id is not None else None
+        line_item = found.pop(0) if line_item_url is not None else None
+        if context_claim is not None and (
+            context is None or not _context_unchanged(context, context_claim)
+        ):
+            return None
+        if link_claim is not None:
+            values = _link_values(link_claim, context, custom)
+            if link is None or any(getattr(link, k) != v for k, v in values.items()):
+                return None
+        if line_item_url is not None and (
+            line_item is None
+            or (context is not None and line_item.context_id != context.id)
+            or (link is not None and line_item.resource_link_id != link.id)
+        ):
+            return None
+        return _placement(deployment, context, link, line_item)
 
     def _upsert_context(
-        self, session: Session, deployment: LtiDeploymentRecord, claim: Mapping[str, Any]
+        self, session: Session, deployment: LtiDeploymentRecord, claim: _ContextClaim
     ) -> LtiContextRecord:
-        context_id = _claim_id(claim.get("id"), "context id")
-        label = _claim_text(claim.get("label"), 300)
-        title = _claim_text(claim.get("title"), 500)
-        raw_types = claim.get("type")
-        types = (
-            [t[:300] for t in raw_types if isinstance(t, str)][:10]
-            if isinstance(raw_types, list)
-            else []
-        )
-        record = session.scalar(
-            select(LtiContextRecord).where(
-                LtiContextRecord.deployment_id == deployment.id,
-                LtiContextRecord.context_id == context_id,
-            )
-        )
+        record = self._scoped_context(session, deployment, claim.context_id)
         now = utcnow()
         if record is None:
             record = LtiContextRecord(
                 deployment_id=deployment.id,
-                context_id=context_id,
-                label=label,
-                title=title,
-                types=types,
+                context_id=claim.context_id,
+                label=claim.label,
+                title=claim.title,
+                types=claim.types,
                 created_at=now,
                 updated_at=now,
             )
             session.add(record)
             session.flush()
-        elif (record.label, record.title, list(record.types or [])) != (label, title, types):
-            record.label, record.title, record.types, record.updated_at = label, title, types, now
+        elif not _context_unchanged(record, claim):
+            record.label, record.title, record.types = claim.label, claim.title, claim.types
+            record.updated_at = now
         return record
 
     def _upsert_resource_link(
         self,
         session: Session,
         deployment: LtiDeploymentRecord,
-        context: LtiContextRecord | None,
-        claim: Mapping[str, Any],
-        custom: dict[str, str],
+        link_id: str,
+        values: dict[str, Any],
     ) -> LtiResourceLinkRecord:
-        link_id = _claim_id(claim.get("id"), "resource link id")
-        values = {
-            "context_id": None if context is None else context.id,
-            "title": _claim_text(claim.get("title"), 500),
-            "description": _claim_text(claim.get("description"), 5000),
-            "custom": custom,
-            "activity_public_id": _named_public_id(custom, CUSTOM_ACTIVITY),
-            "playlist_public_id": _named_public_id(custom, CUSTOM_PLAYLIST),
-        }
-        record = session.scalar(
-            select(LtiResourceLinkRecord).where(
-                LtiResourceLinkRecord.deployment_id == deployment.id,
-                LtiResourceLinkRecord.resource_link_id == link_id,
-            )
-        )
+        record = self._scoped_link(session, deployment, link_id)
         now = utcnow()
         if record is None:
             record = LtiResourceLinkRecord(
@@ -1155,16 +1296,23 @@ class LtiRegistry:
     # -- the tool's keys ----------------------------------------------------------------------
 
     def tool_signing_key(self) -> ToolSigningKey:
-        """The tool's active key pair (created on first use)."""
+        """The tool's active key pair (created on first use), kept in memory for
+        :data:`REGISTRY_MEMORY_SECONDS`: after a rotation by another worker this one may sign
+        with the previous key that long, which platforms still accept (it stays published)."""
+        remembered = self._memory.get("tool-key")
+        if isinstance(remembered, ToolSigningKey):
+            return remembered
         with self._service.sessions() as session:
             record = self._active_tool_key(session)
-            if record is not None:
-                return self._load_tool_key(record)
-        with self._service.transaction() as session:
-            record = self._active_tool_key(session)
-            if record is None:
-                record = self._new_tool_key(session)
-            return self._load_tool_key(record)
+            key = None if record is None else self._load_tool_key(record)
+        if key is None:
+            with self._service.transaction() as session:
+                record = self._active_tool_key(session)
+                if record is None:
+                    record = self._new_tool_key(session)
+                key = self._load_tool_key(record)
+        self._memory.put("tool-key", key)
+        return key
 
     def rotate_tool_key(self) -> ToolKeyView:
         """A new key pair signs from now on; the old one stays published (``verifying``) so
@@ -1176,7 +1324,9 @@ class LtiRegistry:
             ):
                 old.state, old.rotated_at = "verifying", now
             session.flush()
-            return _tool_key_view(self._new_tool_key(session))
+            view = _tool_key_view(self._new_tool_key(session))
+        self._memory.forget()
+        return view
 
     def retire_tool_key(self, kid: str) -> ToolKeyView:
         """Stop publishing a rotated-out key (the active key cannot be retired)."""
@@ -1188,7 +1338,9 @@ class LtiRegistry:
                 raise LtiRegistryError("The active key cannot be retired: rotate it first.")
             if record.state != "retired":
                 record.state, record.retired_at = "retired", utcnow()
-            return _tool_key_view(record)
+            view = _tool_key_view(record)
+        self._memory.forget()
+        return view
 
     def list_tool_keys(self) -> list[ToolKeyView]:
         """Every tool key, newest first."""
@@ -1457,6 +1609,20 @@ def _line_item_view(
         score_maximum=record.score_maximum,
         resource_id=record.resource_id,
         tag=record.tag,
+    )
+
+
+def _placement(
+    deployment: DeploymentView,
+    context: LtiContextRecord | None,
+    link: LtiResourceLinkRecord | None,
+    line_item: LtiLineItemRecord | None,
+) -> LaunchPlacement:
+    return LaunchPlacement(
+        deployment,
+        None if context is None else _context_view(deployment, context),
+        None if link is None else _resource_link_view(deployment, link, context),
+        None if line_item is None else _line_item_view(deployment, line_item, context, link),
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import current_app
 
-from core.learners import IdentityConflict
+from core.errors import InvalidInput
+from core.learners import IdentityConflict, normalise_email
 from core.lti_registry import LaunchCache
 from core.service import BadgeService
 from lti_tool.i18n import launch_locale, use_launch_locale
@@ -144,6 +145,9 @@ def _learner(
     the launch goes on with the LMS identity alone (the conflict is logged for an
     administrator to merge)."""
     learners = service.learners
+    known = _known_learner(service, platform, user_id, name, email, email_trusted)
+    if known is not None:
+        return known
     try:
         return learners.find_or_create(
             lms_platform=platform,
@@ -159,6 +163,33 @@ def _learner(
         return learners.find_or_create(
             lms_platform=platform, lms_user_id=user_id, display_name=name
         ).public_id
+
+
+def _known_learner(
+    service: BadgeService,
+    platform: str,
+    user_id: str,
+    name: str | None,
+    email: str | None,
+    email_trusted: bool,
+) -> str | None:
+    """A returning learner whose record already holds all this launch says (the usual case):
+    read only, so most launches open no write transaction. None when ``find_or_create``
+    would add or change something."""
+    learner = service.learners.find(lms_platform=platform, lms_user_id=user_id)
+    if learner is None or learner.deleted or (name and not learner.display_name):
+        return None
+    if email is not None:
+        try:
+            address = normalise_email(email)
+        except InvalidInput:
+            return None
+        if not any(
+            i.kind == "email" and i.value == address and (i.verified or not email_trusted)
+            for i in learner.identifiers
+        ):
+            return None
+    return learner.public_id
 
 
 def load_session(service: BadgeService, launch_id: str) -> LaunchSession:
