@@ -6,7 +6,9 @@ from it opens that activity or playlist. Every bad choice is a readable 4xx and 
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from lti_tool.lti.deep_link_response import (
 from lti_tool.lti.hardened import LaunchRefused
 from tests.lti.conftest import (
     LAUNCH_URL,
+    LOGIN_URL,
     LtiSite,
     _site_on,
     assert_readable_refusal,
@@ -55,6 +58,7 @@ from tests.lti_platform import (
 )
 
 CHOOSE_PATH = re.compile(r"^/lti/session/[^/]+/pick/$")
+REDIS_URL = os.environ.get("BADGEBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 @dataclass(frozen=True)
@@ -513,22 +517,28 @@ def test_a_resource_launch_has_no_picker_to_post_to(shop: tuple[LtiSite, Catalog
 # -- on PostgreSQL too (the launch is restored from the shared cache in the database) -----------
 
 
-def test_the_round_trip_on_each_database(tmp_path: Path, database_url: str) -> None:
+@pytest.mark.parametrize("cache", ["database", "redis"])
+def test_another_web_worker_answers_the_choice(
+    tmp_path: Path, database_url: str, cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launch is validated by one web worker; another (same database, same launch cache:
+    the database's or Redis) shows the picker and signs the choice."""
+    if cache == "redis":
+        monkeypatch.setenv("BADGEBRIDGE_REDIS_URL", REDIS_URL)
+    prefix = f"badgebridge-test:{uuid.uuid4().hex}:"
     settings = lti_settings(tmp_path, database_url)
     with TestPlatform() as platform:
         app, service = make_tool_app(settings)
+        other_app, other_service = make_tool_app(settings)
         try:
+            if cache == "redis":
+                for worker in (service, other_service):
+                    assert type(worker.lti.launch_cache).__name__ == "RedisLaunchCache"
+                    worker.lti.launch_cache.PREFIX = prefix  # type: ignore[attr-defined]
             registration = register(service, platform)
-            platform.set_tool(
-                launch_url=LAUNCH_URL,
-                login_url=LAUNCH_URL.replace("/launch", "/login"),
-                jwks=tool_jwks_of(app),
-            )
-            site = LtiSite(app, service, platform, registration)
+            platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
             ids = build_catalogue(service)
-            # A second web worker on the same database answers the choice.
-            other_app, other_service = make_tool_app(settings)
-            picker = open_picker(site)
+            picker = open_picker(LtiSite(app, service, platform, registration))
             picker.browser.client = other_app.test_client()
             assert shown_titles(picker.show(city="Rotterdam")) == {
                 "Fotografeer Feijenoord",
@@ -541,9 +551,21 @@ def test_the_round_trip_on_each_database(tmp_path: Path, database_url: str) -> N
                 {"activity": ids.photo},
                 {"playlist": ids.online_route},
             ]
-            other_service.engine.dispose()
         finally:
             service.engine.dispose()
+            other_service.engine.dispose()
+            if cache == "redis":
+                _forget_redis_keys(prefix)
+
+
+def _forget_redis_keys(prefix: str) -> None:
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    keys = list(connection.scan_iter(match=prefix + "*"))
+    if keys:
+        connection.delete(*keys)
+    connection.close()
 
 
 # -- the platform's settings, read strictly ------------------------------------------------------
