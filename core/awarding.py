@@ -548,7 +548,10 @@ def builtin_outbox_handlers(service: BadgeService) -> dict[str, OutboxHandler]:
         the signed list depends only on the list's bits and version."""
         service.status_list_document(int(job.payload["status_list_id"]))
 
+    from core.bulk_award import BULK_AWARD_JOB, BulkAwards
+
     return {
+        BULK_AWARD_JOB: BulkAwards(service).deliver,
         "lms_grade": service.lti_grades.deliver,
         "playlist_evaluation": playlist_evaluation,
         PLAYLIST_REEVALUATION: playlist_reevaluation,

@@ -8,12 +8,14 @@ plain "CSV"); fields are separated by ``;`` (what Dutch Excel writes), ``,`` or 
 
 Nothing is issued at upload: :meth:`BulkAwards.create_job` checks every row and keeps the good
 ones with a list of the bad ones (invalid email address, unknown achievement, duplicate row,
-bad evidence link) for the organiser to see. :meth:`BulkAwards.start` queues the job and
-:meth:`BulkAwards.run` awards row after row through :meth:`core.awarding.Awarding.award` with
-the source event ``<job id>:<row number>``: running a job again — after a crash, or twice at
-once — never awards a row twice. A running job holds a lease it renews as it goes; a job whose
-lease lapsed (its process died) is resumed by the next :meth:`run` from the first row not yet
-counted.
+bad evidence link) for the organiser to see. :meth:`BulkAwards.start` queues the job — as an
+outbox job (:data:`BULK_AWARD_JOB`) written in the same transaction, so it survives the web
+process — and the worker awards it (:meth:`BulkAwards.deliver`) in batches of
+:data:`BULK_AWARD_BATCH` rows, each batch its own outbox job. :meth:`BulkAwards.run` awards
+row after row through :meth:`core.awarding.Awarding.award` with the source event
+``<job id>:<row number>``: running a job again — after a crash, or twice at once — never awards
+a row twice. A running job holds a lease it renews as it goes; a job whose lease lapsed (its
+process died) is resumed by the outbox's redelivery from the first row not yet counted.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from core.errors import BadgeBridgeError, InvalidInput, NotFound
 from core.storage import AchievementRecord, BulkAwardJobRecord, IssuerRecord, utcnow
 
 if TYPE_CHECKING:
+    from core.outbox import OutboxJob
     from core.service import BadgeService
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,10 @@ MAX_EVIDENCE_URL_CHARS = 2_000
 LEASE = timedelta(seconds=60)
 JOB_STATES = ("preview", "queued", "running", "done", "cancelled")
 SOURCE_KIND = "csv"
+#: The outbox job kind that awards a batch of a bulk award's rows.
+BULK_AWARD_JOB = "bulk_award"
+#: Rows awarded per delivery of a :data:`BULK_AWARD_JOB` (then the next batch is queued).
+BULK_AWARD_BATCH = 100
 
 #: Accepted column names (lower-case, spaces, dashes and underscores removed) per column.
 COLUMN_NAMES = {
@@ -79,6 +86,11 @@ ROW_PROBLEMS = (
     "invalid_evidence_url",
     "evidence_too_long",
 )
+
+
+class BulkAwardBusy(BadgeBridgeError):
+    """Another run holds the job's lease: the outbox delivers the batch again later (when
+    that run finished it, the redelivery has nothing left to do)."""
 
 
 class CsvProblem(InvalidInput):
@@ -437,7 +449,7 @@ class BulkAwards:
             return [self._view(r, issuer.slug) for r in records]
 
     def start(self, public_id: str) -> BulkAwardJobView:
-        """Queue a previewed job for awarding (again: no effect)."""
+        """Queue a previewed job for awarding by the worker (again: no effect)."""
         with self._service.transaction() as session:
             record, slug = self._job(session, public_id)
             if record.state == "cancelled":
@@ -446,7 +458,42 @@ class BulkAwards:
                 if not record.rows:
                     raise InvalidInput("This upload has no rows that can be awarded.")
                 record.state = "queued"
+                self._queue_batch(session, public_id, 0)
             return self._view(record, slug)
+
+    def _queue_batch(self, session: Session, public_id: str, from_index: int) -> str:
+        """Queue the outbox job that awards the rows from ``from_index`` on (a no-op when it
+        is queued already); returns its dedupe key."""
+        key = f"{BULK_AWARD_JOB}:{public_id}:{from_index}"
+        payload = {"job": public_id, "from_index": from_index}
+        self._service.outbox.enqueue(session, BULK_AWARD_JOB, payload, key)
+        return key
+
+    def ensure_queued(self, public_id: str) -> None:
+        """Make sure a worker will award the job: queue the batch from its first row not yet
+        counted (for a job started before awarding went through the outbox, or whose batch
+        failed for good). No effect on a job that is waiting for its check, done or
+        cancelled, or whose batch is queued already."""
+        with self._service.transaction() as session:
+            record, _slug = self._job(session, public_id)
+            if record.state not in ("queued", "running"):
+                return
+            key = self._queue_batch(session, public_id, record.next_row_index)
+        self._service.outbox.retry([key])
+
+    def deliver(self, job: OutboxJob) -> None:
+        """The outbox handler: award one batch of rows, then queue the next batch. Idempotent:
+        a row's award is keyed by its source event, and the next batch's job by its first
+        row. :class:`BulkAwardBusy` (the outbox retries later) while another run holds the
+        job's lease."""
+        public_id = str(job.payload["job"])
+        try:
+            claimed, view = self._run(public_id, job.worker_id, BULK_AWARD_BATCH)
+        except NotFound:
+            log.info("bulk award %s is gone", public_id)
+            return
+        if not claimed and view.state in ("queued", "running"):
+            raise BulkAwardBusy(f"Bulk award {public_id} is being awarded by another run.")
 
     def cancel(self, public_id: str) -> BulkAwardJobView:
         """Drop a job that has not started."""
@@ -482,23 +529,36 @@ class BulkAwards:
             log.info("bulk award %s claimed by %s", public_id, worker)
             return True
 
-    def run(self, public_id: str, *, worker: str = "web") -> BulkAwardJobView:
-        """Award the job's rows not yet handled; returns the job as it stands afterwards.
+    def run(
+        self, public_id: str, *, worker: str = "web", max_rows: int | None = None
+    ) -> BulkAwardJobView:
+        """Award the job's rows not yet handled (at most ``max_rows`` of them: then the lease
+        is given up and the next batch queued, in one transaction); returns the job as it
+        stands afterwards.
 
         Does nothing when another run holds the job's lease. Each row is one award (its own
         transaction) followed by the job's progress; a row whose award fails is recorded with
         its reason and the job goes on."""
+        return self._run(public_id, worker, max_rows)[1]
+
+    def _run(
+        self, public_id: str, worker: str, max_rows: int | None
+    ) -> tuple[bool, BulkAwardJobView]:
+        """:meth:`run`, and whether it held the job's lease."""
         from core.awarding import AwardRequest
 
         if not self._claim(public_id, worker):
-            return self.get_job(public_id)
+            return False, self.get_job(public_id)
         job = self.get_job(public_id)
         with self._service.sessions() as session:
             record, _slug = self._job(session, public_id)
             start_index = record.next_row_index
         learners = self._service.learners
         awarding = self._service.awarding
-        for index in range(start_index, len(job.rows)):
+        end_index = len(job.rows)
+        if max_rows is not None:
+            end_index = min(end_index, start_index + max(max_rows, 1))
+        for index in range(start_index, end_index):
             row = job.rows[index]
             failure: str | None = None
             try:
@@ -520,14 +580,27 @@ class BulkAwards:
                 log.exception("bulk award %s row %s failed", public_id, row.row)
                 failure = "An unexpected error occurred; the row was not awarded."
             if not self._record_progress(public_id, index, row, failure):
-                return self.get_job(public_id)  # the lease was lost to another run
+                return True, self.get_job(public_id)  # the lease was lost to another run
+        if end_index < len(job.rows):
+            self._hand_over(public_id, end_index)
+            return True, self.get_job(public_id)
         with self._service.transaction() as session:
             record, _slug = self._job(session, public_id)
             if record.state == "running" and record.next_row_index >= len(job.rows):
                 record.state = "done"
                 record.finished_at = utcnow()
                 record.lease_until = None
-        return self.get_job(public_id)
+        return True, self.get_job(public_id)
+
+    def _hand_over(self, public_id: str, next_index: int) -> None:
+        """Give up the lease and queue the batch from ``next_index`` (when this run still
+        holds the job there)."""
+        with self._service.transaction() as session:
+            record, _slug = self._job(session, public_id)
+            if record.state != "running" or record.next_row_index != next_index:
+                return
+            record.lease_until = None
+            self._queue_batch(session, public_id, next_index)
 
     def _record_progress(
         self, public_id: str, index: int, row: CsvRow, failure: str | None
@@ -552,10 +625,13 @@ class BulkAwards:
 
 
 __all__ = [
+    "BULK_AWARD_BATCH",
+    "BULK_AWARD_JOB",
     "JOB_STATES",
     "MAX_CSV_BYTES",
     "MAX_CSV_ROWS",
     "ROW_PROBLEMS",
+    "BulkAwardBusy",
     "BulkAwardJobView",
     "BulkAwards",
     "CsvProblem",

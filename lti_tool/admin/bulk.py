@@ -2,22 +2,21 @@
 issued, then award the good rows while a progress page (refreshing itself, no scripts) counts
 them.
 
-Jobs run in a background thread of the web process that started them. A job whose process
-stopped (its lease lapsed) is resumed when its progress page is next opened: rows already
-awarded are never awarded twice (see :mod:`core.bulk_award`).
+The awarding is an outbox job (queued with the confirmation, in its transaction) that the
+worker runs in batches, so a web process that stops loses nothing: the job is delivered again
+and resumes at its first row not yet counted, and rows already awarded are never awarded twice
+(see :mod:`core.bulk_award`). The progress page reads the job's counts; opening it also makes
+sure a job left without a queued batch gets one.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any, cast
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -39,13 +38,11 @@ from lti_tool.admin.issuer_scope import organisation
 from lti_tool.auth import protect_blueprint, require_issuer_access
 from lti_tool.i18n import N_
 from lti_tool.i18n import gettext as _
-from lti_tool.web import SERVICE_EXTENSION, badge_service
+from lti_tool.web import badge_service
 
 blueprint = Blueprint("admin_bulk", __name__, url_prefix="/admin/issuers/<slug>/bulk")
 protect_blueprint(blueprint)
 
-#: The app's running job threads (tests wait for them).
-THREADS_EXTENSION = "badgebridge.bulk_award_threads"
 #: Seconds between refreshes of the progress page.
 REFRESH_SECONDS = 2
 JOB_STATE_LABELS = {
@@ -105,28 +102,6 @@ def _file_problem_text(problem: CsvProblem) -> str:
     return messages.get(problem.reason, problem.message)
 
 
-def start_job_runner(app: Flask, public_id: str) -> threading.Thread:
-    """Award the job's rows in a background thread of this process."""
-    service = app.extensions[SERVICE_EXTENSION]
-
-    def work() -> None:
-        try:
-            BulkAwards(service).run(public_id)
-        except Exception:  # the job stays resumable; say why it stopped
-            app.logger.exception("Bulk award %s stopped", public_id)
-
-    thread = threading.Thread(target=work, name=f"bulk-award-{public_id}", daemon=True)
-    threads: list[threading.Thread] = app.extensions.setdefault(THREADS_EXTENSION, [])
-    threads[:] = [t for t in threads if t.is_alive()]
-    threads.append(thread)
-    thread.start()
-    return thread
-
-
-def _app() -> Flask:
-    return cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-
-
 @blueprint.route("/", methods=["GET", "POST"])
 def upload(slug: str) -> Response | str | tuple[str, int]:
     """The upload form and the issuer's recent uploads; a posted file is checked and shown
@@ -169,7 +144,7 @@ def job(slug: str, public_id: str) -> Response | str:
     require_issuer_access(slug, "organiser")
     found = _job_of(slug, public_id)
     if found.needs_a_worker():
-        start_job_runner(_app(), public_id)
+        _bulk_awards().ensure_queued(public_id)
     context: dict[str, Any] = {
         "issuer": organisation(slug),
         "job": found,
@@ -185,12 +160,9 @@ def start(slug: str, public_id: str) -> Response:
     require_issuer_access(slug, "organiser")
     _job_of(slug, public_id)
     try:
-        started = _bulk_awards().start(public_id)
+        _bulk_awards().start(public_id)  # queues the awarding for the worker
     except BadgeBridgeError as problem:
         flash(problem.message, "error")
-    else:
-        if started.needs_a_worker():
-            start_job_runner(_app(), public_id)
     return cast(Response, redirect(url_for(".job", slug=slug, public_id=public_id), code=303))
 
 
@@ -208,4 +180,4 @@ def cancel(slug: str, public_id: str) -> Response:
     return cast(Response, redirect(url_for(".upload", slug=slug), code=303))
 
 
-__all__ = ["blueprint", "problem_text", "start_job_runner"]
+__all__ = ["blueprint", "problem_text"]

@@ -4,6 +4,8 @@ every good row holds a credential that verifies."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -13,6 +15,16 @@ from tests.browser.conftest import ISSUER_SLUG, BrowsingOrganiser, sent, ui_plur
 
 #: Longest wait for the awarding to finish (it takes well under a second).
 PROGRESS_DEADLINE_SECONDS = 30
+
+
+@pytest.fixture(autouse=True)
+def outbox_worker(organiser: BrowsingOrganiser) -> Iterator[None]:
+    """The worker that awards confirmed uploads (they are outbox jobs), as the app runs it."""
+    from core.workers import start_in_process_worker
+
+    worker = start_in_process_worker(organiser.service, poll_seconds=0.5)
+    yield
+    worker.stop()
 
 
 def _credential_count(organiser: BrowsingOrganiser) -> int:
