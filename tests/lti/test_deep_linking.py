@@ -410,8 +410,16 @@ def test_the_response_page_works_without_javascript(shop: tuple[LtiSite, Catalog
         (("playlist:no-such-playlist",), "not in the catalogue"),
         (("video:123",), "not an activity or playlist"),
         (("activity:",), "not an activity or playlist"),
+        (tuple(f"activity:a{i}" for i in range(51)), "Choose at most 50 items at a time."),
     ],
-    ids=["nothing chosen", "unknown activity", "unknown playlist", "unknown kind", "no id"],
+    ids=[
+        "nothing chosen",
+        "unknown activity",
+        "unknown playlist",
+        "unknown kind",
+        "no id",
+        "too many",
+    ],
 )
 def test_a_bad_choice_is_explained_and_nothing_is_sent(
     shop: tuple[LtiSite, Catalogue], values: tuple[str, ...], says: str
