@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from core.errors import BadgeBridgeError
 from core.storage import (
@@ -70,7 +70,7 @@ from core.storage import (
 )
 
 if TYPE_CHECKING:
-    from core.lti_registry import DeploymentView, LaunchPlacement, PlatformView, ResourceLinkView
+    from core.lti_registry import LaunchPlacement, PlatformView, ResourceLinkView
     from core.outbox import OutboxJob
     from core.service import BadgeService
 
@@ -190,42 +190,62 @@ class LtiGrades:
         link = placement.resource_link
         if link is None or not isinstance(user_id, str) or not user_id:
             return
+        line_item_url = None if placement.line_item is None else placement.line_item.line_item_url
+        deployment = placement.deployment
         with self._service.transaction() as session:
-            deployment_id = _deployment_record_id(session, placement.deployment)
-            if deployment_id is None:
-                return
-            link_record = session.scalar(
-                select(LtiResourceLinkRecord).where(
-                    LtiResourceLinkRecord.deployment_id == deployment_id,
+            # One query finds the course item, its line item, the achievement its activity or
+            # playlist awards, and the learner (launches are frequent: few statements).
+            found = session.execute(
+                select(
+                    LtiResourceLinkRecord.id,
+                    LtiLineItemRecord.id,
+                    func.coalesce(ActivityRecord.achievement_id, PlaylistRecord.achievement_id),
+                    select(LearnerRecord.id)
+                    .where(LearnerRecord.public_id == learner_public_id)
+                    .scalar_subquery(),
+                )
+                .join(
+                    LtiDeploymentRecord,
+                    LtiDeploymentRecord.id == LtiResourceLinkRecord.deployment_id,
+                )
+                .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
+                .outerjoin(
+                    LtiLineItemRecord,
+                    and_(
+                        LtiLineItemRecord.deployment_id == LtiDeploymentRecord.id,
+                        LtiLineItemRecord.line_item_url == line_item_url
+                        if line_item_url is not None
+                        else false(),
+                    ),
+                )
+                .outerjoin(
+                    ActivityRecord,
+                    ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id,
+                )
+                .outerjoin(
+                    PlaylistRecord,
+                    PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id,
+                )
+                .where(
+                    LtiPlatformRecord.public_id == deployment.platform_public_id,
+                    LtiDeploymentRecord.deployment_id == deployment.deployment_id,
                     LtiResourceLinkRecord.resource_link_id == link.resource_link_id,
                 )
-            )
-            learner = session.scalar(
-                select(LearnerRecord).where(LearnerRecord.public_id == learner_public_id)
-            )
-            if link_record is None or learner is None:
+            ).first()
+            if found is None or found[3] is None:
                 return
-            line_item_id = None
-            if placement.line_item is not None:
-                line_item_id = session.scalar(
-                    select(LtiLineItemRecord.id).where(
-                        LtiLineItemRecord.deployment_id == deployment_id,
-                        LtiLineItemRecord.line_item_url == placement.line_item.line_item_url,
-                    )
-                )
-            self._upsert_placement(session, link_record.id, learner.id, line_item_id, user_id)
-            if line_item_id is None:
+            link_id, line_item_id, achievement_id, learner_id = found
+            user_id = user_id[:255]
+            self._upsert_placement(session, link_id, learner_id, line_item_id, user_id)
+            if line_item_id is None or achievement_id is None:
                 return
-            achievement_id = _achievement_of_link(session, link_record)
-            award_id = (
-                None if achievement_id is None else _held_award(session, learner.id, achievement_id)
-            )
-            if award_id is not None and achievement_id is not None:
+            award_id = _held_award(session, learner_id, achievement_id)
+            if award_id is not None:
                 self._enqueue(
                     session,
                     line_item_id=line_item_id,
-                    learner_id=learner.id,
-                    user_id=user_id[:255],
+                    learner_id=learner_id,
+                    user_id=user_id,
                     achievement_id=achievement_id,
                     dedupe_key=_event_key("award", award_id, line_item_id),
                     reason="launch",
@@ -248,17 +268,18 @@ class LtiGrades:
                     resource_link_id=link_id,
                     learner_id=learner_id,
                     line_item_id=line_item_id,
-                    user_id=user_id[:255],
+                    user_id=user_id,
                     created_at=now,
                     updated_at=now,
                 )
             )
             session.flush()
             return
-        # A launch without a line item keeps the one an earlier launch named.
-        record.line_item_id = line_item_id or record.line_item_id
-        record.user_id = user_id[:255]
-        record.updated_at = now
+        # A launch without a line item keeps the one an earlier launch named; an unchanged
+        # placement is not written again (most launches are repeats).
+        line_item_id = line_item_id or record.line_item_id
+        if (record.line_item_id, record.user_id) != (line_item_id, user_id):
+            record.line_item_id, record.user_id, record.updated_at = line_item_id, user_id, now
 
     # -- awards and revocations (called inside their transactions) ----------------------------
 
@@ -360,9 +381,11 @@ class LtiGrades:
             link_id = _link_record_id(session, resource_link)
             if link_id is None:
                 return {}
+            into = aliased(LearnerRecord)
             rows = session.execute(
                 select(
                     LearnerRecord.public_id,
+                    into.public_id,
                     LtiGradeRecord,
                     OutboxRecord.state,
                     OutboxRecord.attempts,
@@ -377,12 +400,16 @@ class LtiGrades:
                     ),
                 )
                 .join(LearnerRecord, LearnerRecord.id == LtiPlacementRecord.learner_id)
+                .outerjoin(into, into.id == LearnerRecord.merged_into_id)
                 .outerjoin(OutboxRecord, OutboxRecord.dedupe_key == LtiGradeRecord.job_key)
                 .where(LtiPlacementRecord.resource_link_id == link_id)
+                .order_by(LearnerRecord.merged_into_id.is_(None), LtiPlacementRecord.id)
             ).all()
+            # A learner merged into another answers as that learner (as the class list does);
+            # the learner's own grade, listed last, wins over one launched before the merge.
             return {
-                public_id: _status(grade, job_state, attempts, job_error)
-                for public_id, grade, job_state, attempts, job_error in rows
+                merged_into or public_id: _status(grade, job_state, attempts, job_error)
+                for public_id, merged_into, grade, job_state, attempts, job_error in rows
             }
 
     def resend(self, resource_link: ResourceLinkView, learner_public_id: str | None = None) -> int:
@@ -711,18 +738,6 @@ def _achievement_of_link(session: Session, link: LtiResourceLinkRecord) -> int |
             )
         )
     return None
-
-
-def _deployment_record_id(session: Session, deployment: DeploymentView) -> int | None:
-    found = session.scalar(
-        select(LtiDeploymentRecord.id)
-        .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
-        .where(
-            LtiPlatformRecord.public_id == deployment.platform_public_id,
-            LtiDeploymentRecord.deployment_id == deployment.deployment_id,
-        )
-    )
-    return None if found is None else int(found)
 
 
 def _link_record_id(session: Session, link: ResourceLinkView) -> int | None:

@@ -526,3 +526,17 @@ def test_service_urls_keep_the_line_items_query() -> None:
     assert line_item_service_url(
         "https://canvas.example/api/lti/courses/1/line_items/7/", "scores"
     ) == ("https://canvas.example/api/lti/courses/1/line_items/7/scores")
+
+
+def test_a_merged_learners_grade_answers_as_the_learner_they_joined(school: School) -> None:
+    pim = pupil("pim")
+    launched, link = school.launch(pim, activity=school.world.activity)
+    award(school, launched, school.world.photo, "t-1")
+    school.deliver()
+    same_person = school.service.learners.find_or_create(
+        email="pim.home@example.org", email_verified=True
+    ).public_id
+    school.service.learners.merge(launched, same_person)
+    statuses = school.service.lti_grades.status_of(link)
+    assert list(statuses) == [same_person]
+    assert statuses[same_person].state == "sent"
