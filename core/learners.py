@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 IDENTIFIER_KINDS = ("email", "lms", "did")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _DID = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%-]+(?:[/?#].*)?$")
+#: Most values in one SQL ``IN`` list (a class of any size reads in a few queries).
+_IN_CHUNK = 500
 #: The erased learner's recipient column (credentials keep the row for their status slot).
 ERASED_RECIPIENT = "erased"
 
@@ -420,28 +423,43 @@ class LearnerDirectory:
         """The learner's badges, newest first (revoked ones flagged, or left out)."""
         with self._service.sessions() as session:
             learner = self._learner(session, public_id, allow_deleted=True)
-            rows = session.execute(
-                select(AwardRecord, AchievementRecord, CredentialRecord)
-                .join(AchievementRecord, AchievementRecord.id == AwardRecord.achievement_id)
-                .outerjoin(CredentialRecord, CredentialRecord.id == AwardRecord.credential_id)
-                .where(AwardRecord.learner_id == learner.id)
-                .order_by(AwardRecord.id.desc())
-            ).all()
-            badges = [
-                BadgeView(
-                    award_id=award.id,
-                    credential_id=credential.credential_id if credential else None,
-                    achievement_public_id=achievement.public_id,
-                    achievement_name=achievement.name,
-                    source_kind=award.source_kind,
-                    awarded_at=award.created_at,
-                    revoked=bool(credential and credential.revoked_at),
-                    suspended=bool(credential and credential.suspended_at),
-                    visibility=credential.visibility if credential else "private",
-                )
-                for award, achievement, credential in rows
-            ]
+            badges = _badges(session, [learner.id]).get(learner.id, [])
         return [b for b in badges if include_revoked or not b.revoked]
+
+    def badges_of_many(self, public_ids: Iterable[str]) -> dict[str, list[BadgeView]]:
+        """:meth:`badges_of` (revoked ones flagged) for several learners in one go, keyed by the
+        public ids asked for (unknown ones left out). Reads only: a class's badges in a few
+        queries."""
+        with self._service.sessions() as session:
+            records = self._resolve_many(session, public_ids)
+            badges = _badges(session, [r.id for r in records.values()])
+            return {asked: badges.get(record.id, []) for asked, record in records.items()}
+
+    def find_lms_users(self, lms_platform: str, user_ids: Iterable[str]) -> dict[str, LearnerView]:
+        """The learners of the LMS users ``user_ids`` on ``lms_platform`` (only those that have
+        one), keyed by the user ids asked for; merged learners answer as the learner they were
+        merged into. Never creates anything: a class list's learners in a few queries."""
+        platform = str(lms_platform).strip()
+        asked = {str(u).strip(): u for u in user_ids if isinstance(u, str) and u.strip()}
+        with self._service.sessions() as session:
+            owners: dict[str, int] = {}
+            values = sorted(asked)
+            for start in range(0, len(values), _IN_CHUNK):
+                owners.update(
+                    session.execute(
+                        select(
+                            LearnerIdentifierRecord.value, LearnerIdentifierRecord.learner_id
+                        ).where(
+                            LearnerIdentifierRecord.kind == "lms",
+                            LearnerIdentifierRecord.platform == platform,
+                            LearnerIdentifierRecord.value.in_(values[start : start + _IN_CHUNK]),
+                        )
+                    ).all()
+                )
+            records = self._live_learners(session, set(owners.values()))
+            live = {value: records[lid] for value, lid in owners.items()}
+            views = self._views(session, list({r.id: r for r in live.values()}.values()))
+            return {asked[value]: views[record.id] for value, record in live.items()}
 
     # -- merging --------------------------------------------------------------------------------
 
@@ -637,6 +655,57 @@ class LearnerDirectory:
             raise NotFound(f"No learner #{learner_id}.")
         return self._follow(session, record)
 
+    def _live_learners(self, session: Session, learner_ids: set[int]) -> dict[int, LearnerRecord]:
+        """:meth:`_live_learner` of several learners, read in one query."""
+        ids = sorted(learner_ids)
+        found: dict[int, LearnerRecord] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            for record in session.scalars(
+                select(LearnerRecord).where(LearnerRecord.id.in_(ids[start : start + _IN_CHUNK]))
+            ):
+                found[record.id] = self._follow(session, record)
+        return found
+
+    def _resolve_many(
+        self, session: Session, public_ids: Iterable[str]
+    ) -> dict[str, LearnerRecord]:
+        """The learners (merges followed) of ``public_ids``, keyed by the ids asked for."""
+        wanted = sorted({p for p in public_ids if isinstance(p, str) and 0 < len(p) <= 36})
+        found: dict[str, LearnerRecord] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            for record in session.scalars(
+                select(LearnerRecord).where(
+                    LearnerRecord.public_id.in_(wanted[start : start + _IN_CHUNK])
+                )
+            ):
+                found[record.public_id] = self._follow(session, record)
+        return found
+
+    @staticmethod
+    def _views(session: Session, learners: list[LearnerRecord]) -> dict[int, LearnerView]:
+        """:meth:`_view` of several learners, their identifiers read in one query."""
+        identifiers: dict[int, list[IdentifierView]] = {}
+        ids = [learner.id for learner in learners]
+        for start in range(0, len(ids), _IN_CHUNK):
+            for record in session.scalars(
+                select(LearnerIdentifierRecord)
+                .where(LearnerIdentifierRecord.learner_id.in_(ids[start : start + _IN_CHUNK]))
+                .order_by(LearnerIdentifierRecord.id)
+            ):
+                identifiers.setdefault(record.learner_id, []).append(
+                    IdentifierView(record.kind, record.value, record.platform, record.verified)
+                )
+        return {
+            learner.id: LearnerView(
+                public_id=learner.public_id,
+                display_name=learner.display_name,
+                identifiers=tuple(identifiers.get(learner.id, ())),
+                created_at=learner.created_at,
+                deleted=learner.deleted_at is not None,
+            )
+            for learner in learners
+        }
+
     @staticmethod
     def _resolve(session: Session, public_id: str) -> LearnerRecord | None:
         if not isinstance(public_id, str) or not public_id or len(public_id) > 36:
@@ -661,22 +730,37 @@ class LearnerDirectory:
             raise InvalidInput(f"Learner {public_id} asked for their data to be erased.")
         return record
 
-    @staticmethod
-    def _view(session: Session, learner: LearnerRecord) -> LearnerView:
-        identifiers = session.scalars(
-            select(LearnerIdentifierRecord)
-            .where(LearnerIdentifierRecord.learner_id == learner.id)
-            .order_by(LearnerIdentifierRecord.id)
+    @classmethod
+    def _view(cls, session: Session, learner: LearnerRecord) -> LearnerView:
+        return cls._views(session, [learner])[learner.id]
+
+
+def _badges(session: Session, learner_ids: list[int]) -> dict[int, list[BadgeView]]:
+    """The badges of ``learner_ids`` by learner id, newest first (revoked ones flagged)."""
+    found: dict[int, list[BadgeView]] = {}
+    for start in range(0, len(learner_ids), _IN_CHUNK):
+        rows = session.execute(
+            select(AwardRecord, AchievementRecord, CredentialRecord)
+            .join(AchievementRecord, AchievementRecord.id == AwardRecord.achievement_id)
+            .outerjoin(CredentialRecord, CredentialRecord.id == AwardRecord.credential_id)
+            .where(AwardRecord.learner_id.in_(learner_ids[start : start + _IN_CHUNK]))
+            .order_by(AwardRecord.id.desc())
         ).all()
-        return LearnerView(
-            public_id=learner.public_id,
-            display_name=learner.display_name,
-            identifiers=tuple(
-                IdentifierView(i.kind, i.value, i.platform, i.verified) for i in identifiers
-            ),
-            created_at=learner.created_at,
-            deleted=learner.deleted_at is not None,
-        )
+        for award, achievement, credential in rows:
+            found.setdefault(award.learner_id, []).append(
+                BadgeView(
+                    award_id=award.id,
+                    credential_id=credential.credential_id if credential else None,
+                    achievement_public_id=achievement.public_id,
+                    achievement_name=achievement.name,
+                    source_kind=award.source_kind,
+                    awarded_at=award.created_at,
+                    revoked=bool(credential and credential.revoked_at),
+                    suspended=bool(credential and credential.suspended_at),
+                    visibility=credential.visibility if credential else "private",
+                )
+            )
+    return found
 
 
 def active_key(learner_id: int, achievement_id: int) -> str:

@@ -402,10 +402,11 @@ def class_view(service: BadgeService, session: LaunchSession, item: CourseItem) 
     learners = service.learners
     rows: list[StudentRow] = []
     seen_learners: set[str] = set()
+    known = learners.find_lms_users(
+        item.platform.learner_platform, [m.user_id for m in listed.members]
+    )
     for member in listed.members:
-        learner = learners.find(
-            lms_platform=item.platform.learner_platform, lms_user_id=member.user_id
-        )
+        learner = known.get(member.user_id)
         row = StudentRow(
             key="u:" + member.user_id,
             name=member.name or (learner.display_name if learner else None),
@@ -445,16 +446,18 @@ def class_view(service: BadgeService, session: LaunchSession, item: CourseItem) 
                     can_receive=email is not None,
                 )
             )
+    badges = learners.badges_of_many(r.learner_public_id for r in rows if r.learner_public_id)
     for row in rows:
         if row.learner_public_id is not None:
-            _fill_state(service, item, row)
+            _fill_state(service, item, row, badges.get(row.learner_public_id, []))
             row.grade = (grades or {}).get(row.learner_public_id)
     return ClassView(listed, tuple(rows), grades is not None)
 
 
-def _fill_state(service: BadgeService, item: CourseItem, row: StudentRow) -> None:
+def _fill_state(
+    service: BadgeService, item: CourseItem, row: StudentRow, badges: Sequence[BadgeView]
+) -> None:
     assert row.learner_public_id is not None
-    badges = service.learners.badges_of(row.learner_public_id)
     row.held = frozenset(b.achievement_public_id for b in badges if not b.revoked)
     badge_id = item.achievement_public_id
     own = [b for b in badges if b.achievement_public_id == badge_id] if badge_id else []

@@ -685,3 +685,48 @@ def test_the_grade_column_shows_what_the_gradebook_got_and_grades_can_be_sent_ag
     assert scores[1]["timestamp"] > scores[0]["timestamp"]
     # Students without the badge have no grade to send.
     assert "No grade yet" in class_rows(page)["Anna de Vries"]
+
+
+# -- the class's learners, read in bulk ----------------------------------------------------------
+
+
+def test_a_class_lists_learners_in_a_few_queries_following_merges(service: BadgeService) -> None:
+    """The page reads a class's learners and badges in a constant number of queries; a learner
+    merged into another answers as that one; users without a learner are left out."""
+    from sqlalchemy import event
+
+    from core.awarding import AwardRequest
+
+    learners = service.learners
+    platform = "https://lms.example|tool"
+    made = [
+        learners.find_or_create(
+            lms_platform=platform, lms_user_id=f"u{i}", email=f"u{i}@school.example"
+        )
+        for i in range(12)
+    ]
+    kept = learners.find_or_create(email="kept@school.example", display_name="Kept")
+    learners.merge(made[0].public_id, kept.public_id)
+    service.create_issuer(ISSUER, "Rotterdam City of Learning")
+    badge = service.catalogue.create_achievement(
+        ISSUER, name="Debat", description="Debat.", criteria_narrative="Debat."
+    )
+    service.awarding.award(AwardRequest(made[3].public_id, badge.public_id, "teacher", "bulk:1"))
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(service.engine, "before_cursor_execute", count)
+    found = learners.find_lms_users(platform, [f"u{i}" for i in range(12)] + ["nobody"])
+    held = learners.badges_of_many([m.public_id for m in made])
+    event.remove(service.engine, "before_cursor_execute", count)
+
+    assert len(statements) <= 8, statements
+    assert set(found) == {f"u{i}" for i in range(12)}
+    assert found["u0"].public_id == kept.public_id
+    assert found["u5"].emails == ["u5@school.example"]
+    assert [b.achievement_public_id for b in held[made[3].public_id]] == [badge.public_id]
+    assert held[made[4].public_id] == []
+    assert held[made[0].public_id] == learners.badges_of(kept.public_id)
