@@ -730,3 +730,160 @@ def test_a_class_lists_learners_in_a_few_queries_following_merges(service: Badge
     assert [b.achievement_public_id for b in held[made[3].public_id]] == [badge.public_id]
     assert held[made[4].public_id] == []
     assert held[made[0].public_id] == learners.badges_of(kept.public_id)
+
+
+# -- skills coverage, playlists, files ---------------------------------------------------------
+
+
+def skills_section(page: Any) -> str:
+    html = page.get_data(as_text=True)
+    found = re.search(r'<section aria-labelledby="skills-heading">(.*?)</section>', html, re.S)
+    assert found, "no skills section"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip()
+
+
+def test_the_skills_coverage_counts_every_item_of_this_course_and_no_other(
+    classroom: Classroom,
+) -> None:
+    catalogue = classroom.catalogue
+    service = classroom.service
+    # Two items in this course (the photo walk, the debate), one in another course.
+    classroom.launch(CLASS[0], link="item-debate", activity=catalogue.other_activity)
+    greens = service.catalogue.create_achievement(
+        ISSUER,
+        name="Groene buurt",
+        description="Vergroent de buurt.",
+        criteria_narrative="Plantte een geveltuin.",
+        skills=["greencomp:2.1", "slo-21:samenwerken"],
+    )
+    green_activity = service.catalogue.create_activity(
+        ISSUER,
+        title="Geveltuinen",
+        description="Geveltuinen aanleggen.",
+        achievement_public_id=greens.public_id,
+        city="Rotterdam",
+    )
+    classroom.launch(
+        instructor("teacher-bio"), context=OTHER_COURSE, link="item-green", activity=green_activity
+    )
+    # Anna earns the debate badge.
+    from core.awarding import AwardRequest
+
+    service.awarding.award(
+        AwardRequest(
+            classroom.learner_of(CLASS[0]), catalogue.other_badge.public_id, "organiser", "debat-1"
+        )
+    )
+
+    _browser, _path, page = classroom.launch(instructor())
+    section = skills_section(page)
+
+    assert "The 2 Cities of Learning items of this course cover these skills." in section
+    assert section.index("21st-century skills (SLO") < section.index("Digital Competence")
+    assert "4 of 11 skills covered." in section
+    assert "Communication Other 21st-century skills Jongerendebat 1 of 3" in section
+    assert "Media literacy Digital literacy Stadsfotograaf: Feijenoord 0 of 3" in section
+    assert "Collaboration Other 21st-century skills Not covered yet" in section
+    assert "Developing digital content" in section
+    assert "Geveltuinen" not in section and "GreenComp" not in section
+
+
+def test_a_playlist_item_shows_each_students_progress(classroom: Classroom) -> None:
+    from core.awarding import AwardRequest
+    from core.catalogue import PlaylistStepSpec
+
+    service = classroom.service
+    catalogue = classroom.catalogue
+    route_badge = service.catalogue.create_achievement(
+        ISSUER, name="Stadsroute", description="Route.", criteria_narrative="Beide stappen."
+    )
+    route = service.catalogue.create_playlist(
+        ISSUER,
+        title="Ontdek Rotterdam",
+        description="Twee activiteiten.",
+        achievement_public_id=route_badge.public_id,
+        steps=[
+            PlaylistStepSpec.of_activity(catalogue.activity.public_id),
+            PlaylistStepSpec.of_activity(catalogue.other_activity.public_id),
+        ],
+    )
+
+    def open_route(user: PlatformUser) -> Any:
+        browser = classroom.site.browser()
+        outcome = browser.launch(
+            Launch(
+                user,
+                context=COURSE,
+                resource_link_id="item-route",
+                custom={"playlist": route.public_id},
+                edit_claims=lambda c: c[CLAIM_LAUNCH_PRESENTATION].update(locale="en"),
+            )
+        )
+        return outcome.page
+
+    open_route(CLASS[0])
+    anna = classroom.learner_of(CLASS[0])
+    service.awarding.award(
+        AwardRequest(anna, catalogue.other_badge.public_id, "organiser", "debat-anna")
+    )
+    open_route(CLASS[1])
+    evidence = service.evidence.submit(
+        classroom.learner_of(CLASS[1]), catalogue.activity.public_id, text="Foto's."
+    )
+
+    page = open_route(instructor())
+    text = page_text(page)
+    assert "Ontdek Rotterdam" in text and "All 2 steps" in text
+    rows = class_rows(page)
+    assert "Under way" in rows["Anna de Vries"] and "1 of 2 steps done" in rows["Anna de Vries"]
+    assert "Evidence waiting for review" in rows["Bram Visser"]
+    assert "Not started" in rows["Chloé Smit"]
+    # The evidence of a step's activity is reviewed from the playlist's page too.
+    assert evidence.public_id in page.get_data(as_text=True)
+
+
+def test_a_handed_in_file_downloads_for_the_teacher_of_the_class_only(
+    classroom: Classroom,
+) -> None:
+    service = classroom.service
+    classroom.launch(CLASS[1])
+    evidence = service.evidence.submit(
+        classroom.learner_of(CLASS[1]),
+        classroom.catalogue.activity.public_id,
+        file_name="markt.pdf",
+        file_data=b"%PDF-1.4 photos of the market",
+    )
+    browser, _path, page = classroom.launch(instructor())
+    link = re.search(r'href="([^"]+/file)" download', page.get_data(as_text=True))
+    assert link, "no download link"
+    download = browser.get(link.group(1))
+    assert download.status_code == 200
+    assert download.data == b"%PDF-1.4 photos of the market"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers["Content-Security-Policy"].startswith("sandbox")
+
+    other, other_path, _other_page = classroom.launch(
+        instructor("teacher-bio"), context=OTHER_COURSE, link="item-bio"
+    )
+    refused = other.get(f"{other_path}/teacher/evidence/{evidence.public_id}/file")
+    assert refused.status_code == 404
+    assert_readable_refusal(refused)
+
+
+def test_an_item_without_an_activity_still_opens_for_the_teacher(classroom: Classroom) -> None:
+    browser = classroom.site.browser()
+    outcome = browser.launch(
+        Launch(
+            instructor(),
+            context=COURSE,
+            resource_link_id="item-empty",
+            edit_claims=lambda c: c[CLAIM_LAUNCH_PRESENTATION].update(locale="en"),
+        )
+    )
+    assert outcome.page is not None and outcome.page.status_code == 200
+    text = page_text(outcome.page)
+    assert "This course item does not show an activity yet." in text
+    assert list(class_rows(outcome.page)) == ["Anna de Vries", "Bram Visser", "Chloé Smit"]
+    # Nothing to award: the item earns no badge.
+    assert "/teacher/award" not in outcome.page.get_data(as_text=True)
