@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import BadgeBridgeError, FetchRefused, InvalidInput, KeyProblem, NotFound
@@ -974,25 +975,34 @@ class LtiRegistry:
             )
         if recorded is not None:
             return recorded
-        with self._service.transaction() as session:
-            deployment_record = self._deployment_record(session, deployment)
-            context_record = None
-            if context_claim is not None:
-                context_record = self._upsert_context(session, deployment_record, context_claim)
-            link_record = None
-            if link_claim is not None and link_id is not None:
-                link_record = self._upsert_resource_link(
-                    session,
-                    deployment_record,
-                    link_id,
-                    _link_values(link_claim, context_record, parameters),
-                )
-            line_item_record = None
-            if line_item_url is not None:
-                line_item_record = self._upsert_line_item(
-                    session, deployment_record, context_record, link_record, url=line_item_url
-                )
-            return _placement(deployment, context_record, link_record, line_item_record)
+
+        def write() -> LaunchPlacement:
+            with self._service.transaction() as session:
+                deployment_record = self._deployment_record(session, deployment)
+                context_record = None
+                if context_claim is not None:
+                    context_record = self._upsert_context(session, deployment_record, context_claim)
+                link_record = None
+                if link_claim is not None and link_id is not None:
+                    link_record = self._upsert_resource_link(
+                        session,
+                        deployment_record,
+                        link_id,
+                        _link_values(link_claim, context_record, parameters),
+                    )
+                line_item_record = None
+                if line_item_url is not None:
+                    line_item_record = self._upsert_line_item(
+                        session, deployment_record, context_record, link_record, url=line_item_url
+                    )
+                return _placement(deployment, context_record, link_record, line_item_record)
+
+        try:
+            return write()
+        except IntegrityError:
+            # The first launches of a new course often come at once: another worker inserted
+            # the same course or item a moment ago; the second pass finds and updates it.
+            return write()
 
     def _recorded_placement(
         self,
