@@ -184,6 +184,9 @@ def main() -> int:
     from bench.awards import main as awards
 
     awards()
+    from bench.lti_launches import main as lti_launches
+
+    lti_launches()
     return 0
 
 
