@@ -71,6 +71,8 @@ _SUBMISSION_KEY: Final = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_ATTENDANCE_TRIES: Final = 10
 ATTENDANCE_WINDOW_SECONDS: Final = 15 * 60
 EVIDENCE_KINDS: Final = ("text", "link", "file")
+#: Core's names of the file types, in the page's language (see :func:`file_type_names`).
+FILE_TYPE_WORDS: Final = (N_("plain text"),)
 #: What the file input accepts (the server sniffs the real type anyway).
 FILE_ACCEPT: Final = ".pdf,.png,.jpg,.jpeg,.webp,.mp4,.txt"
 
@@ -360,7 +362,7 @@ def _render(
         submission_field=SUBMISSION_FIELD,
         submission_key=secrets.token_urlsafe(18),
         file_accept=FILE_ACCEPT,
-        file_types=", ".join(ALLOWED_FILE_TYPES.values()),
+        file_types=file_type_names(),
         max_file_mb=MAX_EVIDENCE_FILE_BYTES // 1_000_000,
         max_text_chars=MAX_EVIDENCE_TEXT_CHARS,
         skill_names=skill_names,
@@ -483,12 +485,17 @@ def _read_evidence(kind: str) -> _Handed:
             415,
             _(
                 "This type of file cannot be handed in. Hand in one of: %(types)s.",
-                types=", ".join(ALLOWED_FILE_TYPES.values()),
+                types=file_type_names(),
             ),
         )
     return _Handed(
         "file", file_name=upload.filename, file_type=upload.mimetype or None, file_data=data
     )
+
+
+def file_type_names() -> str:
+    """The file types that can be handed in, named in the page's language."""
+    return ", ".join(translated(name) for name in ALLOWED_FILE_TYPES.values())
 
 
 def _too_large_message() -> str:
