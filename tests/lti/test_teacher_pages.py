@@ -784,6 +784,7 @@ def test_the_skills_coverage_counts_every_item_of_this_course_and_no_other(
     assert "Communication Other 21st-century skills Jongerendebat 1 of 3" in section
     assert "Media literacy Digital literacy Stadsfotograaf: Feijenoord 0 of 3" in section
     assert "Collaboration Other 21st-century skills Not covered yet" in section
+    assert "DigComp 2.2: The Digital Competence Framework for Citizens" in section
     assert "Developing digital content" in section
     assert "Geveltuinen" not in section and "GreenComp" not in section
 
@@ -887,3 +888,34 @@ def test_an_item_without_an_activity_still_opens_for_the_teacher(classroom: Clas
     assert list(class_rows(outcome.page)) == ["Anna de Vries", "Bram Visser", "Chloé Smit"]
     # Nothing to award: the item earns no badge.
     assert "/teacher/award" not in outcome.page.get_data(as_text=True)
+
+
+def test_two_simultaneous_award_clicks_issue_one_credential(any_db_classroom: Classroom) -> None:
+    """Two web requests for the same award at the same moment (a double click that reached
+    two workers): one credential."""
+    import threading
+
+    from tests.lti.conftest import TOOL_BASE_URL
+
+    classroom = any_db_classroom
+    browser, _path, page = classroom.launch(instructor())
+    form = form_for(page, "/teacher/award", student="u:s-anna")  # never opened the item
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def click() -> None:
+        client = classroom.site.app.test_client()
+        start.wait()
+        response = client.post(form["action"], data=form["fields"], base_url=TOOL_BASE_URL)
+        statuses.append(response.status_code)
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join()
+
+    assert statuses == [303, 303]
+    badges = classroom.service.learners.badges_of(classroom.learner_of(CLASS[0]))
+    assert len(badges) == 1
+    assert "Badge earned" in class_rows(browser.get(_path))["Anna de Vries"]
