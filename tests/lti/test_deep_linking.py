@@ -639,3 +639,15 @@ def test_the_response_echoes_data_only_when_the_platform_sent_some() -> None:
     [content] = without[CLAIM_DL_CONTENT_ITEMS]
     assert content["lineItem"]["resourceId"] == "playlist:p-1"
     assert content["custom"] == {"playlist": "p-1"}
+
+
+def test_items_can_be_added_outside_a_course(shop: tuple[LtiSite, Catalogue]) -> None:
+    """Canvas lets an administrator add items to an account, not a course: no context claim."""
+    site, ids = shop
+    launch = teacher_launch()
+    launch.context = None
+    picker = open_picker(site, launch)
+    assert "(no course)" in page_text(picker.show())
+    answer = picker.choose(f"activity:{ids.roofs}")
+    claims = site.platform.validate_deep_linking_response(returned_form(answer)["fields"]["JWT"])
+    assert [i["custom"] for i in claims[CLAIM_DL_CONTENT_ITEMS]] == [{"activity": ids.roofs}]
