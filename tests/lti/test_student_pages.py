@@ -16,13 +16,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import func, select
 
 from core.awarding import AwardRequest
 from core.baking import extract_from_png
 from core.limits import MAX_EVIDENCE_FILE_BYTES
 from core.service import BadgeService
+from core.storage import EvidenceRecord
 from core.workers import run_worker
-from lti_tool.lti.sessions import FORM_TOKEN_FIELD
+from lti_tool.lti.sessions import FORM_TOKEN_FIELD, form_token, load_session
 from lti_tool.lti.student import MAX_ATTENDANCE_TRIES, SUBMISSION_FIELD
 from tests.badge_world import World, make_world
 from tests.lti.conftest import (
@@ -46,6 +48,7 @@ from tests.lti_platform import (
     TestPlatform,
     ToolBrowser,
     html_forms,
+    new_id,
     student,
 )
 
@@ -57,10 +60,29 @@ ATTENDANCE_CODE = "FOTO-2026"
 # -- the site: the tool with a catalogue, registered with the test platform ------------------
 
 
+@pytest.fixture(scope="module")
+def shared_world(module_site: LtiSite) -> World:
+    """Rotterdam's catalogue on the SQLite site that this module's tests share."""
+    return make_world(module_site.service)
+
+
 @pytest.fixture
-def world(site: LtiSite) -> World:
-    """Rotterdam's catalogue on the SQLite site."""
-    return make_world(site.service)
+def site(module_site: LtiSite) -> LtiSite:
+    """The shared SQLite site (each test launches as a student of its own: :func:`me`)."""
+    return module_site
+
+
+@pytest.fixture
+def world(shared_world: World) -> World:
+    return shared_world
+
+
+@pytest.fixture
+def me() -> PlatformUser:
+    """A student of this test's own (the SQLite site is shared by the module)."""
+    person = student(f"student-{new_id()}")
+    person.email = f"{person.sub}@school.example"
+    return person
 
 
 @pytest.fixture
@@ -244,15 +266,17 @@ def test_student_sees_the_activity_hands_in_a_text_and_gets_the_badge_once_appro
     assert found["All your badges"] == "/me/badges"
 
 
-def test_link_and_file_evidence_are_kept_as_handed_in(site: LtiSite, world: World) -> None:
-    page = launch(site, custom={"activity": world.activity})
+def test_link_and_file_evidence_are_kept_as_handed_in(
+    site: LtiSite, world: World, me: PlatformUser
+) -> None:
+    page = launch(site, user=me, custom={"activity": world.activity})
     page.hand_in(world.activity, "link", "https://video.example.nl/wijk")
     assert "https://video.example.nl/wijk" in page.text
     page.hand_in(world.activity, "file", (io.BytesIO(PNG), "wijk.png", "application/pdf"))
     assert "File: wijk.png" in page.text
     kinds = {
         (e.kind, e.url, e.file_name, e.file_type)
-        for e in evidence_of(site.service, learner_of(site))
+        for e in evidence_of(site.service, learner_of(site, me.sub))
     }
     assert kinds == {
         ("link", "https://video.example.nl/wijk", None, None),
@@ -261,11 +285,11 @@ def test_link_and_file_evidence_are_kept_as_handed_in(site: LtiSite, world: Worl
 
 
 def test_a_rejection_shows_the_reviewers_comment_and_the_forms_again(
-    site: LtiSite, world: World
+    site: LtiSite, world: World, me: PlatformUser
 ) -> None:
-    page = launch(site, custom={"activity": world.activity})
+    page = launch(site, user=me, custom={"activity": world.activity})
     page.hand_in(world.activity, "text", "Een foto.")
-    [handed] = evidence_of(site.service, learner_of(site))
+    [handed] = evidence_of(site.service, learner_of(site, me.sub))
     site.service.evidence.review(
         handed.public_id, approve=False, reviewer=ORGANISER, comment="Twaalf foto's graag."
     )
@@ -314,9 +338,9 @@ def test_the_same_form_sent_four_times_at_once_hands_in_once(
 
 
 def test_a_refused_submission_can_be_corrected_and_sent_from_the_same_page(
-    site: LtiSite, world: World
+    site: LtiSite, world: World, me: PlatformUser
 ) -> None:
-    page = launch(site, custom={"activity": world.activity})
+    page = launch(site, user=me, custom={"activity": world.activity})
     form = page.form("/student/evidence", activity=world.activity, kind="link")
     refused = page.browser.post(form["action"], data={**form["fields"], "url": "ftp://x.nl/a"})
     assert refused.status_code == 400
@@ -324,16 +348,18 @@ def test_a_refused_submission_can_be_corrected_and_sent_from_the_same_page(
     assert 'value="ftp://x.nl/a"' in refused.get_data(as_text=True)  # kept for correcting
     fixed = page.browser.post(form["action"], data={**form["fields"], "url": "https://x.nl/a"})
     assert fixed.status_code == 303
-    assert [e.url for e in evidence_of(site.service, learner_of(site))] == ["https://x.nl/a"]
+    assert [e.url for e in evidence_of(site.service, learner_of(site, me.sub))] == [
+        "https://x.nl/a"
+    ]
 
 
 # -- refusals -------------------------------------------------------------------------------
 
 
 def test_an_oversized_file_is_refused_readably_and_nothing_is_stored(
-    site: LtiSite, world: World
+    site: LtiSite, world: World, me: PlatformUser
 ) -> None:
-    page = launch(site, custom={"activity": world.activity})
+    page = launch(site, user=me, custom={"activity": world.activity})
     too_big = PNG + b"\x00" * (MAX_EVIDENCE_FILE_BYTES + 1 - len(PNG))
     page.hand_in(world.activity, "file", (io.BytesIO(too_big), "groot.png"), follow=False)
     assert page.response.status_code == 413
@@ -347,7 +373,7 @@ def test_an_oversized_file_is_refused_readably_and_nothing_is_stored(
     assert_readable_refusal(page.response)
     assert "This file is too large." in page.text
     assert "frame-ancestors *" in page.response.headers["Content-Security-Policy"]
-    assert evidence_of(site.service, learner_of(site)) == []
+    assert evidence_of(site.service, learner_of(site, me.sub)) == []
 
 
 @pytest.mark.parametrize(
@@ -359,21 +385,21 @@ def test_an_oversized_file_is_refused_readably_and_nothing_is_stored(
     ],
 )
 def test_a_forbidden_file_type_is_refused_readably_and_nothing_is_stored(
-    site: LtiSite, world: World, name: str, data: bytes
+    site: LtiSite, world: World, me: PlatformUser, name: str, data: bytes
 ) -> None:
-    page = launch(site, custom={"activity": world.activity})
+    page = launch(site, user=me, custom={"activity": world.activity})
     page.hand_in(world.activity, "file", (io.BytesIO(data), name, "image/png"), follow=False)
     assert page.response.status_code == 415
     assert_readable_refusal(page.response)
     assert "This type of file cannot be handed in." in page.text
-    assert evidence_of(site.service, learner_of(site)) == []
+    assert evidence_of(site.service, learner_of(site, me.sub)) == []
 
 
 @pytest.mark.parametrize("token", [None, "", "0" * 64], ids=["missing", "empty", "wrong"])
 def test_a_form_without_the_launchs_token_is_refused_with_400(
-    site: LtiSite, world: World, token: str | None
+    site: LtiSite, world: World, me: PlatformUser, token: str | None
 ) -> None:
-    page = launch(site, custom={"activity": world.activity})
+    page = launch(site, user=me, custom={"activity": world.activity})
     form = page.form("/student/evidence", activity=world.activity, kind="text")
     data = {**form["fields"], "text": "Zonder token."}
     if token is None:
@@ -383,22 +409,24 @@ def test_a_form_without_the_launchs_token_is_refused_with_400(
     response = page.browser.post(form["action"], data=data)
     assert response.status_code == 400
     assert_readable_refusal(response)
-    assert evidence_of(site.service, learner_of(site)) == []
+    assert evidence_of(site.service, learner_of(site, me.sub)) == []
 
 
-def test_a_form_of_another_launch_is_refused(site: LtiSite, world: World) -> None:
-    first = launch(site, custom={"activity": world.activity})
-    second = launch(site, custom={"activity": world.activity})
+def test_a_form_of_another_launch_is_refused(site: LtiSite, world: World, me: PlatformUser) -> None:
+    first = launch(site, user=me, custom={"activity": world.activity})
+    second = launch(site, user=me, custom={"activity": world.activity})
     theirs = first.form("/student/evidence", activity=world.activity, kind="text")
     mine = second.form("/student/evidence", activity=world.activity, kind="text")
     data = {**mine["fields"], FORM_TOKEN_FIELD: theirs["fields"][FORM_TOKEN_FIELD], "text": "x"}
     response = second.browser.post(mine["action"], data=data)
     assert response.status_code == 400
-    assert evidence_of(site.service, learner_of(site)) == []
+    assert evidence_of(site.service, learner_of(site, me.sub)) == []
 
 
-def test_a_form_without_a_submission_key_is_refused(site: LtiSite, world: World) -> None:
-    page = launch(site, custom={"activity": world.activity})
+def test_a_form_without_a_submission_key_is_refused(
+    site: LtiSite, world: World, me: PlatformUser
+) -> None:
+    page = launch(site, user=me, custom={"activity": world.activity})
     form = page.form("/student/evidence", activity=world.activity, kind="text")
     data = {**form["fields"], "text": "x"}
     del data[SUBMISSION_FIELD]
@@ -408,20 +436,22 @@ def test_a_form_without_a_submission_key_is_refused(site: LtiSite, world: World)
 
 
 def test_evidence_for_an_activity_outside_the_course_item_is_refused(
-    site: LtiSite, world: World
+    site: LtiSite, world: World, me: PlatformUser
 ) -> None:
-    page = launch(site, custom={"activity": world.activity})
+    page = launch(site, user=me, custom={"activity": world.activity})
     form = page.form("/student/evidence", activity=world.activity, kind="text")
     response = page.browser.post(
         form["action"], data={**form["fields"], "activity": world.peer_activity, "text": "x"}
     )
     assert response.status_code == 400
     assert "This activity is not part of this course item." in page_text(response)
-    assert evidence_of(site.service, learner_of(site)) == []
+    assert evidence_of(site.service, learner_of(site, me.sub)) == []
 
 
-def test_an_expired_launch_gets_a_readable_404(site: LtiSite, world: World) -> None:
-    page = launch(site, custom={"activity": world.activity})
+def test_an_expired_launch_gets_a_readable_404(
+    site: LtiSite, world: World, me: PlatformUser
+) -> None:
+    page = launch(site, user=me, custom={"activity": world.activity})
     form = page.form("/student/evidence", activity=world.activity, kind="text")
     launch_id = page.session_path.rsplit("/", 1)[-1]
     site.service.lti.launch_cache.delete(f"session:{launch_id}")  # as after its lifetime
@@ -433,7 +463,7 @@ def test_an_expired_launch_gets_a_readable_404(site: LtiSite, world: World) -> N
         assert response.status_code == 404
         assert_readable_refusal(response)
         assert "This launch has expired or is unknown." in page_text(response)
-    assert evidence_of(site.service, learner_of(site)) == []
+    assert evidence_of(site.service, learner_of(site, me.sub)) == []
 
 
 # -- who is who -------------------------------------------------------------------------------
@@ -465,17 +495,17 @@ def test_the_same_person_in_two_courses_and_two_platforms_is_one_learner(
 
 
 def test_a_student_never_sees_another_students_evidence_or_badge(
-    site: LtiSite, world: World
+    site: LtiSite, world: World, me: PlatformUser
 ) -> None:
-    daan = launch(site, custom={"activity": world.activity})
+    daan = launch(site, user=me, custom={"activity": world.activity})
     daan.hand_in(world.activity, "text", "Daans geheime tekst.")
-    [handed] = evidence_of(site.service, learner_of(site))
+    [handed] = evidence_of(site.service, learner_of(site, me.sub))
     site.service.evidence.review(handed.public_id, approve=True, reviewer=ORGANISER)
     daan.reload()
     png_path = links(daan.html)["Download the badge image (PNG, with the badge inside)"]
     token = png_path.rsplit("/", 1)[-1]
     lisa = PlatformUser(
-        "student-2", [Role.LEARNER], name="Lisa de Boer", email="l.deboer@school.example"
+        f"lisa-{new_id()}", [Role.LEARNER], name="Lisa de Boer", email="l.deboer@school.example"
     )
     other = launch(site, user=lisa, custom={"activity": world.activity})
     assert "Daans geheime tekst." not in other.text
@@ -496,41 +526,43 @@ LOOKERS = {
 
 @pytest.mark.parametrize("case", list(LOOKERS))
 def test_unknown_or_empty_roles_see_the_activity_but_no_forms(
-    site: LtiSite, world: World, case: str
+    site: LtiSite, world: World, me: PlatformUser, case: str
 ) -> None:
-    looker = PlatformUser(f"looker-{len(case)}", LOOKERS[case], name="Kees", email="k@x.example")
+    looker = PlatformUser(f"looker-{new_id()}", LOOKERS[case], name="Kees", email="k@x.example")
     page = launch(site, user=looker, custom={"activity": world.activity})
     text = page.text
     assert "Fotografeer je wijk" in text and "Stadsfotograaf" in text
     assert "without the role of a student" in text
     assert "Role Student (view only)" in text
     assert "<form" not in page.html
-    # A form sent anyway (built by hand, with the launch's own token) is refused.
-    student_page = launch(site, custom={"activity": world.activity})
+    # A form sent anyway (a student's form, with the looker's launch and its own token).
+    student_page = launch(site, user=me, custom={"activity": world.activity})
     form = student_page.form("/student/evidence", activity=world.activity, kind="text")
-    from lti_tool.lti.sessions import form_token, load_session
-
     launch_id = page.session_path.rsplit("/", 1)[-1]
     with site.app.test_request_context():
         token = form_token(load_session(site.service, launch_id))
+    stored_before = evidence_count(site.service)
     response = page.browser.post(
         f"/lti/session/{launch_id}/student/evidence",
         data={**form["fields"], FORM_TOKEN_FIELD: token, "text": "Mag dit?"},
     )
     assert response.status_code == 403
     assert_readable_refusal(response)
-    with site.service.sessions() as session:
-        from sqlalchemy import func, select
-
-        from core.storage import EvidenceRecord
-
-        assert session.scalar(select(func.count()).select_from(EvidenceRecord)) == 0
+    assert evidence_count(site.service) == stored_before
 
 
-def test_a_course_item_without_an_activity_says_so(site: LtiSite, world: World) -> None:
-    page = launch(site)
+def evidence_count(service: BadgeService) -> int:
+    """All evidence stored, whoever handed it in."""
+    with service.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(EvidenceRecord)) or 0)
+
+
+def test_a_course_item_without_an_activity_says_so(
+    site: LtiSite, world: World, me: PlatformUser
+) -> None:
+    page = launch(site, user=me)
     assert "This course item does not show an activity yet." in page.text
-    gone = launch(site, custom={"activity": "8b1f0c9e-0000-4000-8000-000000000000"})
+    gone = launch(site, user=me, custom={"activity": "8b1f0c9e-0000-4000-8000-000000000000"})
     assert "The activity of this course item is no longer available." in gone.text
 
 
@@ -588,9 +620,11 @@ def _attendance_activity(site: LtiSite, world: World) -> str:
     ).public_id
 
 
-def test_the_right_attendance_code_earns_the_badge_once(site: LtiSite, world: World) -> None:
+def test_the_right_attendance_code_earns_the_badge_once(
+    site: LtiSite, world: World, me: PlatformUser
+) -> None:
     activity = _attendance_activity(site, world)
-    page = launch(site, custom={"activity": activity})
+    page = launch(site, user=me, custom={"activity": activity})
     assert "Attendance code" in page.text
     page.send("/student/attendance", {"code": "WRONG-123"}, follow=False, activity=activity)
     assert page.response.status_code == 400
@@ -603,15 +637,17 @@ def test_the_right_attendance_code_earns_the_badge_once(site: LtiSite, world: Wo
     # Sent again (another tab): still one badge, even for an achievement allowing repeats.
     again = page.browser.post(form["action"], data={**form["fields"], "code": ATTENDANCE_CODE})
     assert again.status_code == 303
-    fresh = launch(site, custom={"activity": activity})
+    fresh = launch(site, user=me, custom={"activity": activity})
     assert "Attendance code" not in fresh.text
-    badges = site.service.learner_badges.credentials_of(learner_of(site))
+    badges = site.service.learner_badges.credentials_of(learner_of(site, me.sub))
     assert [b.achievement_public_id for b in badges] == [world.yearly]
 
 
-def test_guessing_attendance_codes_is_stopped(site: LtiSite, world: World) -> None:
+def test_guessing_attendance_codes_is_stopped(
+    site: LtiSite, world: World, me: PlatformUser
+) -> None:
     activity = _attendance_activity(site, world)
-    page = launch(site, custom={"activity": activity})
+    page = launch(site, user=me, custom={"activity": activity})
     form = page.form("/student/attendance", activity=activity)
     for attempt in range(MAX_ATTENDANCE_TRIES):
         response = page.browser.post(form["action"], data={**form["fields"], "code": f"X{attempt}"})
@@ -619,14 +655,16 @@ def test_guessing_attendance_codes_is_stopped(site: LtiSite, world: World) -> No
     response = page.browser.post(form["action"], data={**form["fields"], "code": ATTENDANCE_CODE})
     assert response.status_code == 429
     assert "Too many wrong codes." in page_text(response)
-    assert site.service.learner_badges.credentials_of(learner_of(site)) == []
+    assert site.service.learner_badges.credentials_of(learner_of(site, me.sub)) == []
 
 
 # -- the page in the frame ----------------------------------------------------------------------
 
 
-def test_links_leave_the_frame_and_forms_stay_in_it(site: LtiSite, world: World) -> None:
-    page = launch(site, custom={"activity": world.activity})
+def test_links_leave_the_frame_and_forms_stay_in_it(
+    site: LtiSite, world: World, me: PlatformUser
+) -> None:
+    page = launch(site, user=me, custom={"activity": world.activity})
     html = page.html
     assert '<base target="_blank">' in html
     for tag in re.findall(r"<a\b[^>]*>", html):
@@ -637,7 +675,7 @@ def test_links_leave_the_frame_and_forms_stay_in_it(site: LtiSite, world: World)
     assert forms and all('target="_self"' in f for f in forms)
     assert re.findall(r"<h1\b", html) == ["<h1"]
     assert '<html lang="en">' in html
-    dutch = launch(site, custom={"activity": world.activity}, language="nl")
+    dutch = launch(site, user=me, custom={"activity": world.activity}, language="nl")
     assert '<html lang="nl">' in dutch.html
     assert "Lever bewijs in" in dutch.text
     assert "PDF, PNG, JPEG, WebP, MP4, platte tekst; hoogstens 10 MB." in dutch.text
