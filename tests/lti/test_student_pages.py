@@ -470,7 +470,7 @@ def test_an_expired_launch_gets_a_readable_404(
 
 
 def test_the_same_person_in_two_courses_and_two_platforms_is_one_learner(
-    stored_site: LtiSite, stored_world: World, tmp_path: Path
+    stored_site: LtiSite, stored_world: World
 ) -> None:
     site, world = stored_site, stored_world
     in_course_a = launch(site, custom={"activity": world.activity})
@@ -492,6 +492,14 @@ def test_the_same_person_in_two_courses_and_two_platforms_is_one_learner(
         )
     assert "Gemaakt in cursus A." in on_canvas.text
     assert learner_of(other, "canvas-user-77") == learner_of(site)
+    # A platform not trusted to assert emails does not link by email: someone else there.
+    with TestPlatform(client_id="untrusted-tool") as untrusted:
+        registration = register(site.service, untrusted, email_trusted=False)
+        untrusted.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(site.app))
+        elsewhere = LtiSite(site.app, site.service, untrusted, registration)
+        stranger = launch(elsewhere, user=student("x-1"), custom={"activity": world.activity})
+    assert "Gemaakt in cursus A." not in stranger.text
+    assert learner_of(elsewhere, "x-1") != learner_of(site)
 
 
 def test_a_student_never_sees_another_students_evidence_or_badge(
