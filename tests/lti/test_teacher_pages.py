@@ -919,3 +919,45 @@ def test_two_simultaneous_award_clicks_issue_one_credential(any_db_classroom: Cl
     badges = classroom.service.learners.badges_of(classroom.learner_of(CLASS[0]))
     assert len(badges) == 1
     assert "Badge earned" in class_rows(browser.get(_path))["Anna de Vries"]
+
+
+def test_a_grade_the_gradebook_refused_is_shown_with_its_reason_and_can_be_sent_again(
+    classroom: Classroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.workers import run_worker
+
+    service, platform = classroom.service, classroom.platform
+    monkeypatch.setattr(teacher_class, "CLASS_LIST_FRESH_SECONDS", 0)
+    classroom.launch(CLASS[1])
+    browser, path, page = classroom.launch(instructor())
+    after(browser, send(browser, form_for(page, "/teacher/award", student="u:s-bram")))
+    # The LMS no longer counts Bram in the course when the score arrives: it refuses it.
+    members = platform.members[COURSE.id]
+    platform.members[COURSE.id] = [m for m in members if m.sub != "s-bram"]
+    run_worker(service, once=True)
+    platform.members[COURSE.id] = members
+
+    page = browser.get(path)
+    row = class_rows(page)["Bram Visser"]
+    assert "Badge earned" in row
+    assert "Not accepted" in row and "Attempts: 1" in row and "400" in row, row
+    page = after(browser, send(browser, form_for(page, "/teacher/grades", student="u:s-bram")))
+    assert "1 grade is on its way to the gradebook again." in page_text(page)
+    run_worker(service, once=True)
+    row = class_rows(browser.get(path))["Bram Visser"]
+    assert "Sent" in row and "100 / 100" in row, row
+    assert [s["scoreGiven"] for s in iter_scores(platform, "s-bram")] == [100]
+
+
+def test_inactive_students_are_marked_and_removed_ones_left_out(classroom: Classroom) -> None:
+    platform = classroom.platform
+    inactive = pupil("s-dewi", "Dewi Bakker")
+    inactive.status = "Inactive"
+    deleted = pupil("s-evi", "Evi Mulder")
+    deleted.status = "Deleted"
+    platform.members[COURSE.id] = [*platform.members[COURSE.id], inactive, deleted]
+    _browser, _path, page = classroom.launch(instructor())
+    rows = class_rows(page)
+    assert "inactive in the course" in rows["Dewi Bakker"]
+    assert "Evi Mulder" not in rows
+    assert "inactive" not in rows["Anna de Vries"]
