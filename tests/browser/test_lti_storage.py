@@ -6,8 +6,9 @@ in Moodle or Canvas. Next to it, when the platform offers storage, a hidden fram
 LTI platform storage messages (``lti.capabilities``, ``lti.put_data``, ``lti.get_data``).
 
 Blocking the cookies: Chromium keeps ``Partitioned`` (CHIPS) cookies in cross-site frames even
-with third-party cookies blocked, so its own setting would not take the tool's state cookie
-away (Safari's would). The tests therefore act as such a browser: every request of a framed
+with third-party cookies blocked, so its own setting does not take the tool's state cookie
+away (the last test shows it; Safari's blocking would). The other tests therefore act as such
+a browser: every request of a framed
 tool page goes through :class:`CookieBlocker`, which forwards it without cookies and drops the
 ``Set-Cookie`` of the answer; top-level windows (the "new window") keep their cookies, as
 first-party cookies are kept. Everything else — the scripts, the postMessage exchange with the
@@ -34,7 +35,7 @@ from werkzeug.serving import make_server
 
 from core.service import BadgeService
 from lti_tool.app import create_app
-from tests.browser.conftest import PAGE_TIMEOUT_MS, check_page, shoot
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, check_page, shoot
 from tests.conftest import make_settings
 from tests.lti_platform import Launch, TestPlatform, student
 
@@ -245,3 +246,43 @@ def test_a_platform_that_does_not_answer_leads_to_the_new_window(
     window = opened.value
     window.wait_for_url("**/lti/session/**")
     expect(window.locator("main")).to_contain_text("Daan Jansen")
+
+
+@pytest.fixture
+def chromium_blocking_third_party_cookies(browser: Any) -> Iterator[Any]:
+    """Chromium with its own third-party cookie blocking on (beside the session's browser)."""
+    instance = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"]
+    )
+    yield instance
+    instance.close()
+
+
+def test_chromium_blocking_third_party_cookies_keeps_the_partitioned_state_cookie(
+    chromium_blocking_third_party_cookies: Any, lti_world: LtiWorld
+) -> None:
+    """Chromium's own blocking (this Chromium blocks third-party cookies even without the
+    flag): an unpartitioned cookie of the framed tool is refused, the ``Partitioned`` state
+    cookie is kept, so the launch needs no storage round trip."""
+    context = chromium_blocking_third_party_cookies.new_context(
+        locale="en-GB", ignore_https_errors=True, permissions=["local-network-access"]
+    )
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    posted: list[str] = []
+    context.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page = context.new_page()
+    page.goto(lti_world.course_page(Launch(student(), locale="en"), STORAGE_FRAME))
+    frame = tool_frame(page)
+    frame.wait_for_url("**/lti/session/**")
+    expect(frame.locator("main")).to_contain_text("Daan Jansen")
+    assert f"{lti_world.tool_url}/lti/launch" in posted
+    assert not any(url.endswith("/lti/launch/verify") for url in posted)
+    kept = frame.evaluate(
+        """() => {
+            document.cookie = "probe_plain=1; path=/; SameSite=None; Secure";
+            document.cookie = "probe_partitioned=1; path=/; SameSite=None; Secure; Partitioned";
+            return document.cookie;
+        }"""
+    )
+    assert "probe_partitioned=1" in kept and "probe_plain" not in kept, kept
+    context.close()
