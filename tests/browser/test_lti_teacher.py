@@ -230,3 +230,23 @@ def test_a_teacher_reviews_and_awards_from_the_class_page(
     for badge in earned:
         assert badge.credential_id is not None
         assert service.verify(service.get_credential(badge.credential_id).text).valid
+
+    # Revoke Anna's badge with a reason: it no longer verifies.
+    anna = class_row(page, "Anna de Vries")
+    anna.locator("summary").click()
+    reason = words(language, "Why is the badge of %(name)s revoked?", name="Anna de Vries")
+    page.get_by_label(reason).fill("Per ongeluk toegekend.")
+    revoke = (
+        words(language, "Revoke the badge")
+        + " "
+        + words(language, "of %(name)s", name="Anna de Vries")
+    )
+    with sent(page):
+        page.get_by_role("button", name=revoke).click()
+    check_page(page, language)
+    expect(class_row(page, "Anna de Vries")).to_contain_text(words(language, "Badge revoked"))
+    shoot(page, f"lti-teacher-revoked-{language}")
+    [teacher_award] = [b for b in earned if b.source_kind == "teacher"]
+    assert teacher_award.credential_id is not None
+    report = service.verify(service.get_credential(teacher_award.credential_id).text)
+    assert not report.valid
