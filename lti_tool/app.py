@@ -134,7 +134,12 @@ def _secret_key(data_dir: Path) -> str:
 
 
 def _add_security_headers(response: Response) -> Response:
+    # A page that names who may frame it (the LTI pages: any LMS) must not also get
+    # X-Frame-Options, which has no "any site" value and would contradict it.
+    frame_ancestors_set = "frame-ancestors" in response.headers.get("Content-Security-Policy", "")
     for name, value in SECURITY_HEADERS.items():
+        if name == "X-Frame-Options" and frame_ancestors_set:
+            continue
         response.headers.setdefault(name, value)
     return response
 

@@ -157,6 +157,20 @@ def test_pages_send_security_headers_and_no_scripts(client: FlaskClient) -> None
     assert client.get("/static/style.css").status_code == 200
 
 
+def test_lti_pages_may_be_framed_by_any_lms_and_other_pages_only_by_this_site(
+    client: FlaskClient,
+) -> None:
+    """The pages of a launch live in the LMS's iframe: their policy lets any site frame them,
+    with no contradicting X-Frame-Options; every other page keeps SAMEORIGIN."""
+    lti_page = client.get("/lti/session/no-such-launch")
+    assert lti_page.status_code == 404
+    assert "frame-ancestors *" in lti_page.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in lti_page.headers
+    home = client.get("/")
+    assert home.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in home.headers["Content-Security-Policy"]
+
+
 def test_issuer_profile_is_a_page_for_people_and_json_ld_for_programs(
     client: FlaskClient,
 ) -> None:
