@@ -47,15 +47,17 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import BadgeBridgeError
 from core.storage import (
     ActivityRecord,
     AwardRecord,
+    Base,
     CredentialRecord,
     LearnerRecord,
     LtiDeploymentRecord,
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from core.service import BadgeService
 
 log = logging.getLogger(__name__)
+_Record = TypeVar("_Record", bound=Base)
 
 #: The outbox job kind of a grade write-back.
 LMS_GRADE_KIND: Final = "lms_grade"
@@ -255,25 +258,22 @@ class LtiGrades:
     def _upsert_placement(
         session: Session, link_id: int, learner_id: int, line_item_id: int | None, user_id: str
     ) -> None:
-        record = session.scalar(
-            select(LtiPlacementRecord).where(
-                LtiPlacementRecord.resource_link_id == link_id,
-                LtiPlacementRecord.learner_id == learner_id,
-            )
-        )
         now = utcnow()
-        if record is None:
-            session.add(
-                LtiPlacementRecord(
-                    resource_link_id=link_id,
-                    learner_id=learner_id,
-                    line_item_id=line_item_id,
-                    user_id=user_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            session.flush()
+        record, created = _row(
+            session,
+            LtiPlacementRecord,
+            lambda: LtiPlacementRecord(
+                resource_link_id=link_id,
+                learner_id=learner_id,
+                line_item_id=line_item_id,
+                user_id=user_id,
+                created_at=now,
+                updated_at=now,
+            ),
+            resource_link_id=link_id,
+            learner_id=learner_id,
+        )
+        if created:
             return
         # A launch without a line item keeps the one an earlier launch named; an unchanged
         # placement is not written again (most launches are repeats).
@@ -350,20 +350,22 @@ class LtiGrades:
         }
         if not self._service.outbox.enqueue(session, LMS_GRADE_KIND, payload, dedupe_key):
             return False
-        grade = session.scalar(
-            select(LtiGradeRecord)
-            .where(
-                LtiGradeRecord.line_item_id == line_item_id,
-                LtiGradeRecord.learner_id == learner_id,
-            )
-            .with_for_update()
-        )
         now = utcnow()
-        if grade is None:
-            grade = LtiGradeRecord(
-                line_item_id=line_item_id, learner_id=learner_id, created_at=now, timestamp=None
-            )
-            session.add(grade)
+        grade, _ = _row(
+            session,
+            LtiGradeRecord,
+            lambda: LtiGradeRecord(
+                line_item_id=line_item_id,
+                learner_id=learner_id,
+                user_id=user_id,
+                state="pending",
+                job_key=dedupe_key,
+                created_at=now,
+                updated_at=now,
+            ),
+            line_item_id=line_item_id,
+            learner_id=learner_id,
+        )
         grade.user_id = user_id
         grade.state = "pending"
         grade.job_key = dedupe_key
@@ -657,6 +659,29 @@ class LtiGrades:
 
 
 # -- queries ------------------------------------------------------------------------------------
+
+
+def _row(
+    session: Session, model: type[_Record], new: Callable[[], _Record], **key: int
+) -> tuple[_Record, bool]:
+    """The row of ``model`` with ``key`` (locked on PostgreSQL), created with ``new()`` when
+    there is none; True when created. Two transactions creating it at once do not fail: the
+    later one takes the row the other committed."""
+    query = select(model).filter_by(**key).with_for_update()
+    found = session.scalar(query)
+    if found is not None:
+        return found, False
+    try:
+        with session.begin_nested():
+            record = new()
+            session.add(record)
+            session.flush()
+        return record, True
+    except IntegrityError:
+        found = session.scalar(query)
+        if found is None:
+            raise
+        return found, False
 
 
 def _event_key(event: str, award_id: int, line_item_id: int) -> str:

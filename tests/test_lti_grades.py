@@ -6,6 +6,7 @@ platforms."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from sqlalchemy import event
 from core.awarding import AwardRequest
 from core.guarded_http import GuardedHttpClient
 from core.lti_grades import GradeStatus
-from core.lti_registry import PlatformView, ResourceLinkView
+from core.lti_registry import LaunchPlacement, PlatformView, ResourceLinkView
 from core.service import BadgeService
 from core.workers import run_worker
 from lti_tool.lti.ags import line_item_service_url
@@ -63,6 +64,7 @@ class School:
     platform: TestPlatform
     registration: PlatformView
     world: World
+    last_placement: LaunchPlacement | None = None
 
     def launch(
         self,
@@ -93,16 +95,22 @@ class School:
             custom=claims[CLAIM_CUSTOM],
             ags_endpoint=claims[CLAIM_AGS],
         )
-        learner = self.service.learners.find_or_create(
+        learner = self.learner(user, platform)
+        self.service.lti_grades.record_placement(placement, learner, user.sub)
+        self.last_placement = placement
+        assert placement.resource_link is not None
+        return learner, placement.resource_link
+
+    def learner(self, user: PlatformUser, platform: TestPlatform | None = None) -> str:
+        """The learner of ``user`` on ``platform``, as a launch finds or creates them."""
+        platform = platform or self.platform
+        return self.service.learners.find_or_create(
             lms_platform=f"{platform.issuer}|{platform.client_id}",
             lms_user_id=user.sub,
             email=user.email,
             email_verified=True,
             display_name=user.name,
         ).public_id
-        self.service.lti_grades.record_placement(placement, learner, user.sub)
-        assert placement.resource_link is not None
-        return learner, placement.resource_link
 
     def deliver(self) -> int:
         """Run the outbox until nothing is due (as `badgebridge worker --once`)."""
@@ -216,12 +224,7 @@ def test_a_playlist_item_gets_its_score_when_the_rule_awards_the_playlist_badge(
 
 def test_a_learner_who_holds_the_badge_gets_the_score_when_they_launch(school: School) -> None:
     lotte = pupil("lotte")
-    learner = school.service.learners.find_or_create(
-        lms_platform=school.registration.learner_platform,
-        lms_user_id=lotte.sub,
-        email=lotte.email,
-        email_verified=True,
-    ).public_id
+    learner = school.learner(lotte)
     award(school, learner, school.world.photo, "before-the-launch")
     school.deliver()
     assert school.scores(lotte) == []  # never launched: no column to send to
@@ -540,3 +543,34 @@ def test_a_merged_learners_grade_answers_as_the_learner_they_joined(school: Scho
     statuses = school.service.lti_grades.status_of(link)
     assert list(statuses) == [same_person]
     assert statuses[same_person].state == "sent"
+
+
+def test_concurrent_launches_of_one_item_record_one_placement(school: School) -> None:
+    """Two browser tabs launching at once: no launch fails, one placement, one score."""
+    rosa = pupil("rosa")
+    learner, link = school.launch(rosa, activity=school.world.activity)
+    award(school, learner, school.world.photo, "t-1")
+    school.deliver()
+    vera = pupil("vera")
+    vera_id = school.learner(vera)
+    award(school, vera_id, school.world.photo, "t-2")  # Vera holds the badge: launch scores
+    placement = school.last_placement
+    assert placement is not None
+    start, failures = threading.Barrier(4), []
+
+    def launch_once() -> None:
+        start.wait()
+        try:
+            school.service.lti_grades.record_placement(placement, vera_id, vera.sub)
+        except Exception as problem:  # what the test is about
+            failures.append(problem)
+
+    threads = [threading.Thread(target=launch_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    school.deliver()
+    assert len(school.scores(vera)) == 1
+    assert set(school.service.lti_grades.status_of(link)) == {learner, vera_id}
