@@ -627,6 +627,8 @@ def test_a_platform_that_does_not_share_the_class_list_gets_the_students_known_f
     classroom: Classroom,
 ) -> None:
     classroom.launch(CLASS[0])
+    # A student of another course on the same platform and deployment stays out of this class.
+    classroom.launch(pupil("s-dewi", "Dewi Bakker"), context=OTHER_COURSE, link="item-bio")
     _browser, _path, page = classroom.launch(instructor(), with_nrps=False)
     assert page.status_code == 200, page_text(page)
     assert (
