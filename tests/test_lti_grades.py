@@ -143,12 +143,22 @@ def platform() -> Iterator[TestPlatform]:
         yield running
 
 
-@pytest.fixture
-def school(service: BadgeService, platform: TestPlatform) -> School:
+def open_school(service: BadgeService, platform: TestPlatform) -> School:
     # The test platform listens on 127.0.0.1.
     service.lti.use_http_client(GuardedHttpClient(service.settings, allow_private=True))
     registration = connect(service, platform)
     return School(service, platform, registration, make_world(service))
+
+
+@pytest.fixture
+def school(service: BadgeService, platform: TestPlatform) -> School:
+    return open_school(service, platform)
+
+
+@pytest.fixture
+def sqlite_school(sqlite_service: BadgeService, platform: TestPlatform) -> School:
+    """For what does not depend on the database."""
+    return open_school(sqlite_service, platform)
 
 
 def award(
@@ -197,7 +207,8 @@ def test_evidence_approved_after_the_launch_sends_one_full_score(school: School)
 
 
 @pytest.mark.parametrize("kind", ["teacher", "attendance", "csv", "organiser"])
-def test_an_award_from_any_source_sends_the_score(school: School, kind: str) -> None:
+def test_an_award_from_any_source_sends_the_score(sqlite_school: School, kind: str) -> None:
+    school = sqlite_school
     sanne = pupil("sanne")
     learner, link = school.launch(sanne, activity=school.world.activity)
     award(school, learner, school.world.photo, f"{kind}-event-1", kind)
@@ -574,3 +585,20 @@ def test_concurrent_launches_of_one_item_record_one_placement(school: School) ->
     school.deliver()
     assert len(school.scores(vera)) == 1
     assert set(school.service.lti_grades.status_of(link)) == {learner, vera_id}
+
+
+@pytest.mark.parametrize(
+    ("status", "state"), [(429, "retrying"), (408, "retrying"), (404, "failed"), (403, "failed")]
+)
+def test_too_many_requests_is_retried_and_other_4xx_fail(
+    sqlite_school: School, status: int, state: str
+) -> None:
+    school = sqlite_school
+    ida = pupil("ida")
+    learner, link = school.launch(ida, activity=school.world.activity)
+    school.platform.score_failures.append(PlatformRefusal(status, "nope", f"answered {status}"))
+    award(school, learner, school.world.photo, "t-1")
+    school.deliver()
+    grade = school.status(link, learner)
+    assert grade.state == state
+    assert grade.last_error is not None and f"HTTP {status}" in grade.last_error
