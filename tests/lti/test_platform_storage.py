@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from werkzeug.test import Client
 
 from lti_tool.lti.hardened import web_origin
 from tests.lti.conftest import (
@@ -30,9 +31,11 @@ from tests.lti.conftest import (
     assert_readable_refusal,
     page_text,
 )
+from tests.lti.test_key_rotation import WorkerSwitch, two_workers  # noqa: F401 (a fixture)
 from tests.lti_platform import (
     AuthAnswer,
     Launch,
+    TestPlatform,
     ToolBrowser,
     html_forms,
     student,
@@ -426,3 +429,25 @@ def test_the_platform_origin_is_that_of_its_authentication_url(
     url: str, origin: str | None
 ) -> None:
     assert web_origin(url) == origin
+
+
+def test_two_web_workers_share_the_storage_check(
+    two_workers: tuple[WorkerSwitch, TestPlatform, list[Any]],  # noqa: F811 (the fixture)
+) -> None:
+    """Login, launch page and check each on another web worker (launch cache in the database,
+    SQLite or PostgreSQL, or in Redis)."""
+    switch, platform, _ = two_workers
+    browser = ToolBrowser(Client(switch, use_cookies=False), platform, TOOL_BASE_URL)
+    storage = PlatformStorage()
+    switch.current = 0
+    auth_request = browser.initiate_login(Launch(student()), storage_target=STORAGE_FRAME)
+    storage.store_from(browser.last_login_response)
+    switch.current = 1
+    launch_page = browser.post_launch(browser.authorize(auth_request), follow=False).response
+    switch.current = 0
+    response = browser.post("/lti/launch/verify", data=storage.answer(launch_page))
+    switch.current = 1
+    assert "Daan Jansen" in assert_launched_page(browser, response)
+    # Checked once: the same answer on the other worker is refused.
+    switch.current = 0
+    assert_readable_refusal(browser.post("/lti/launch/verify", data=storage.answer(launch_page)))
