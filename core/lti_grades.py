@@ -32,7 +32,11 @@ backoff (then ``failed`` after its attempts, the last error kept). A 4xx answer 
 refusing this score: the grade is marked ``failed`` with the platform's message and the job ends
 (sending it again unchanged would be refused again; a teacher can :meth:`resend`). A job that got
 an answer is remembered on the grade (``handled_job_key``), so a redelivery after a worker died
-sends nothing; a newer job for the same grade supersedes older ones.
+sends nothing; a newer job for the same grade supersedes older ones. When a score left but no
+answer came back (a timeout, a worker killed mid-request, a 5xx from a proxy after the LMS
+recorded it), the retry first reads the learner's result on the line item and sends nothing if
+the gradebook already shows it. Suspending a credential changes no grade (it is reversible);
+revoking it does.
 
 The HTTP side (access token by client-credentials with the tool's signed assertion, the score
 POST) is the LTI tool's :class:`lti_tool.lti.ags.AgsClient`, loaded when the first grade is
