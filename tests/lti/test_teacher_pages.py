@@ -333,6 +333,11 @@ def test_a_rejection_needs_a_comment_and_the_student_sees_it(classroom: Classroo
     refused = send(browser, form, decision="reject", comment="   ")
     assert refused.status_code == 400
     assert "Write a comment telling Bram Visser why." in page_text(refused)
+    # The comment field that was refused says so, and points at the explanation.
+    assert re.search(
+        r'<textarea[^>]*aria-describedby="comment-hint-1 problem"[^>]*aria-invalid="true"',
+        refused.get_data(as_text=True),
+    )
     assert service.evidence.get(evidence_id).status == "pending"
 
     page = after(browser, send(browser, form, decision="reject", comment="Maak er vijf."))
@@ -396,6 +401,7 @@ def test_a_revoked_badge_fails_verification_on_its_status(any_db_classroom: Clas
     no_reason = send(browser, revoke, reason="")
     assert no_reason.status_code == 400
     assert "Give a reason for revoking the badge of Chloé Smit." in page_text(no_reason)
+    assert '<details class="revoke" open>' in no_reason.get_data(as_text=True)
     assert service.verify(service.get_credential(badge.credential_id).text).valid
 
     page = after(browser, send(browser, revoke, reason="Awarded to the wrong student."))
