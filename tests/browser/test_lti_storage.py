@@ -224,15 +224,24 @@ def test_without_storage_the_new_window_launches(
     shoot(window, "lti-new-window-launched-en")
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("nowhere", id="no such frame"),
+        # The tool's own frame: not at the platform's origin, so the browser does not deliver
+        # the messages, and every question ends in its timeout.
+        pytest.param("tool", id="a frame of another origin"),
+    ],
+)
 def test_a_platform_that_does_not_answer_leads_to_the_new_window(
-    blocking: tuple[Any, CookieBlocker], lti_world: LtiWorld
+    blocking: tuple[Any, CookieBlocker], lti_world: LtiWorld, target: str
 ) -> None:
-    """``lti_storage_target`` names a frame that is not there: the login goes on after its
-    timeouts, the launch cannot be confirmed, and the refusal offers the new window."""
-    page, _ = blocking
+    """``lti_storage_target`` names a frame that does not answer: the login goes on (after
+    the timeouts), the launch cannot be confirmed, and the refusal offers the new window."""
+    page, blocker = blocking
     platform = lti_world.platform
     tool_src = f"{lti_world.tool_url}/lti/login?" + urlencode(
-        platform.initiation(Launch(student(), locale="en"), storage_target="nowhere")
+        platform.initiation(Launch(student(), locale="en"), storage_target=target)
     )
     port = platform.issuer.rsplit(":", 1)[1]
     page.goto(f"http://localhost:{port}/course?" + urlencode({"tool": tool_src, "storage": ""}))
@@ -240,7 +249,8 @@ def test_a_platform_that_does_not_answer_leads_to_the_new_window(
     link = frame.get_by_role("link", name=WORDS["en"]["new window"])
     expect(link).to_be_visible(timeout=3 * PAGE_TIMEOUT_MS)
     expect(frame.locator("main")).to_contain_text("did not confirm")
-    shoot(page, "lti-storage-unanswered-en")
+    assert "POST /lti/launch/verify" in blocker.framed_paths
+    shoot(page, f"lti-storage-unanswered-{target}-en")
     with page.context.expect_page() as opened:
         link.click()
     window = opened.value
