@@ -19,6 +19,7 @@ and everything expires. It is a database table by default and Redis when
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -32,7 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -1016,33 +1017,18 @@ class LtiRegistry:
     ) -> LaunchPlacement | None:
         """The placement as recorded when the records exist and the launch changes nothing
         in them (one query), else None."""
-        # The records this launch names, each scoped to the deployment (outer joins: absent
-        # ones come back as None).
-        wanted: list[tuple[Any, Any]] = []
-        if context_claim is not None:
-            wanted.append(
-                (LtiContextRecord, LtiContextRecord.context_id == context_claim.context_id)
-            )
-        if link_id is not None:
-            wanted.append(
-                (LtiResourceLinkRecord, LtiResourceLinkRecord.resource_link_id == link_id)
-            )
-        if line_item_url is not None:
-            wanted.append((LtiLineItemRecord, LtiLineItemRecord.line_item_url == line_item_url))
-        query = select(LtiDeploymentRecord.id, *(entity for entity, _ in wanted)).join(
-            LtiPlatformRecord, LtiDeploymentRecord.platform_id == LtiPlatformRecord.id
-        )
-        for entity, condition in wanted:
-            query = query.outerjoin(
-                entity, and_(entity.deployment_id == LtiDeploymentRecord.id, condition)
-            )
+        shape = (context_claim is not None, link_id is not None, line_item_url is not None)
         row = session.execute(
-            query.where(
-                LtiPlatformRecord.public_id == deployment.platform_public_id,
-                LtiPlatformRecord.issuer == deployment.issuer,
-                LtiPlatformRecord.client_id == deployment.client_id,
-                LtiDeploymentRecord.deployment_id == deployment.deployment_id,
-            )
+            _placement_query(shape),
+            {
+                "platform_public_id": deployment.platform_public_id,
+                "issuer": deployment.issuer,
+                "client_id": deployment.client_id,
+                "deployment_id": deployment.deployment_id,
+                "context_id": None if context_claim is None else context_claim.context_id,
+                "resource_link_id": link_id,
+                "line_item_url": line_item_url,
+            },
         ).first()
         if row is None:
             return None
@@ -1619,6 +1605,41 @@ def _line_item_view(
         score_maximum=record.score_maximum,
         resource_id=record.resource_id,
         tag=record.tag,
+    )
+
+
+@functools.cache
+def _placement_query(shape: tuple[bool, bool, bool]) -> Any:
+    """The one query of a returning launch: its deployment and the course, course item and
+    gradebook column it names (``shape`` says which), each scoped to the deployment and outer
+    joined (absent ones come back as None). Built once per shape: building a statement costs
+    more than running it."""
+    wanted: list[tuple[Any, Any]] = []
+    if shape[0]:
+        wanted.append((LtiContextRecord, LtiContextRecord.context_id == bindparam("context_id")))
+    if shape[1]:
+        wanted.append(
+            (
+                LtiResourceLinkRecord,
+                LtiResourceLinkRecord.resource_link_id == bindparam("resource_link_id"),
+            )
+        )
+    if shape[2]:
+        wanted.append(
+            (LtiLineItemRecord, LtiLineItemRecord.line_item_url == bindparam("line_item_url"))
+        )
+    query = select(LtiDeploymentRecord.id, *(entity for entity, _ in wanted)).join(
+        LtiPlatformRecord, LtiDeploymentRecord.platform_id == LtiPlatformRecord.id
+    )
+    for entity, condition in wanted:
+        query = query.outerjoin(
+            entity, and_(entity.deployment_id == LtiDeploymentRecord.id, condition)
+        )
+    return query.where(
+        LtiPlatformRecord.public_id == bindparam("platform_public_id"),
+        LtiPlatformRecord.issuer == bindparam("issuer"),
+        LtiPlatformRecord.client_id == bindparam("client_id"),
+        LtiDeploymentRecord.deployment_id == bindparam("deployment_id"),
     )
 
 
