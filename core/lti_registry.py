@@ -289,6 +289,46 @@ def _check_cache_key(key: str) -> str:
     return key
 
 
+_CACHE_TABLE: Any = LtiLaunchCacheRecord.__table__
+# The launch cache's statements, built once: a launch makes about eight of them, and building
+# a statement costs more than running it.
+_CACHE_GET: Final = select(_CACHE_TABLE.c.value).where(
+    _CACHE_TABLE.c.key == bindparam("cache_key"), _CACHE_TABLE.c.expires_at > bindparam("now")
+)
+_CACHE_TAKE: Final = (
+    delete(_CACHE_TABLE)
+    .where(_CACHE_TABLE.c.key == bindparam("cache_key"))
+    .returning(_CACHE_TABLE.c.value, _CACHE_TABLE.c.expires_at)
+)
+
+
+@functools.cache
+def _cache_upsert(dialect: str, only_if_expired: bool) -> Any:
+    """Insert or replace a launch cache entry (only an expired one with ``only_if_expired``),
+    returning its key when a row was written."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        insert: Any = pg_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = sqlite_insert
+    else:  # pragma: no cover - the two supported databases
+        raise BadgeBridgeError(f"The launch cache does not support {dialect}.")
+    statement = insert(_CACHE_TABLE).values(
+        key=bindparam("cache_key"),
+        value=bindparam("cache_value"),
+        expires_at=bindparam("expires"),
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[_CACHE_TABLE.c.key],
+        set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
+        where=(_CACHE_TABLE.c.expires_at <= bindparam("now")) if only_if_expired else None,
+    )
+    return statement.returning(_CACHE_TABLE.c.key)
+
+
 class DatabaseLaunchCache:
     """The launch cache in the ``lti_launch_cache`` table (the embedded default)."""
 
@@ -297,30 +337,16 @@ class DatabaseLaunchCache:
         self._writes = itertools.count(1)
 
     def _upsert(self, key: str, text: str, expires_at: float, *, only_if_expired: bool) -> bool:
-        dialect = self._service.engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            insert: Any = pg_insert
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            insert = sqlite_insert
-        else:  # pragma: no cover - the two supported databases
-            raise BadgeBridgeError(f"The launch cache does not support {dialect}.")
-        table = LtiLaunchCacheRecord.__table__
-        statement = insert(table).values(key=key, value=text, expires_at=expires_at)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
-            where=(table.c.expires_at <= time.time()) if only_if_expired else None,
-        )
+        statement = _cache_upsert(self._service.engine.dialect.name, only_if_expired)
         # RETURNING says whether a row was written (rowcount is not reported for INSERTs).
         with self._service.transaction() as session:
-            stored = session.execute(statement.returning(table.c.key)).first() is not None
+            row = session.execute(
+                statement,
+                {"cache_key": key, "cache_value": text, "expires": expires_at, "now": time.time()},
+            ).first()
         if next(self._writes) % _SWEEP_EVERY == 0:
             self.sweep()
-        return stored
+        return row is not None
 
     def put(self, key: str, value: Any, ttl_seconds: float) -> None:
         """Store ``value`` under ``key`` for ``ttl_seconds``."""
@@ -344,21 +370,14 @@ class DatabaseLaunchCache:
         """The live value under ``key``, else None."""
         with self._service.sessions() as session:
             text = session.scalar(
-                select(LtiLaunchCacheRecord.value).where(
-                    LtiLaunchCacheRecord.key == _check_cache_key(key),
-                    LtiLaunchCacheRecord.expires_at > time.time(),
-                )
+                _CACHE_GET, {"cache_key": _check_cache_key(key), "now": time.time()}
             )
         return None if text is None else json.loads(text)
 
     def take(self, key: str) -> Any | None:
         """Remove and return the live value under ``key`` (one concurrent taker wins)."""
         with self._service.transaction() as session:
-            row = session.execute(
-                delete(LtiLaunchCacheRecord)
-                .where(LtiLaunchCacheRecord.key == _check_cache_key(key))
-                .returning(LtiLaunchCacheRecord.value, LtiLaunchCacheRecord.expires_at)
-            ).first()
+            row = session.execute(_CACHE_TAKE, {"cache_key": _check_cache_key(key)}).first()
         if row is None or row.expires_at <= time.time():
             return None
         return json.loads(row.value)
