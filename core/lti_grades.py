@@ -445,9 +445,18 @@ class LtiGrades:
                 .order_by(LtiPlacementRecord.id)
             )
             if learner_public_id is not None:
-                query = query.join(
-                    LearnerRecord, LearnerRecord.id == LtiPlacementRecord.learner_id
-                ).where(LearnerRecord.public_id == learner_public_id)
+                # The learner's own placements, and those of learners merged into them.
+                into = aliased(LearnerRecord)
+                query = (
+                    query.join(LearnerRecord, LearnerRecord.id == LtiPlacementRecord.learner_id)
+                    .outerjoin(into, into.id == LearnerRecord.merged_into_id)
+                    .where(
+                        or_(
+                            LearnerRecord.public_id == learner_public_id,
+                            into.public_id == learner_public_id,
+                        )
+                    )
+                )
             queued = 0
             for placement, grade_id in session.execute(query).all():
                 line_item_id = placement.line_item_id
@@ -737,12 +746,18 @@ def _launched_line_items(
 
 
 def _held_award(session: Session, learner_id: int, achievement_id: int) -> int | None:
-    """The learner's newest award of ``achievement_id`` whose credential is not revoked."""
+    """The learner's newest award of ``achievement_id`` whose credential is not revoked (a
+    learner merged into another holds what that learner holds: the merge moved the awards)."""
+    holder = (
+        select(func.coalesce(LearnerRecord.merged_into_id, LearnerRecord.id))
+        .where(LearnerRecord.id == learner_id)
+        .scalar_subquery()
+    )
     found = session.scalar(
         select(AwardRecord.id)
         .join(CredentialRecord, CredentialRecord.id == AwardRecord.credential_id)
         .where(
-            AwardRecord.learner_id == learner_id,
+            AwardRecord.learner_id == holder,
             AwardRecord.achievement_id == achievement_id,
             CredentialRecord.revoked_at.is_(None),
         )

@@ -554,6 +554,11 @@ def test_a_merged_learners_grade_answers_as_the_learner_they_joined(school: Scho
     statuses = school.service.lti_grades.status_of(link)
     assert list(statuses) == [same_person]
     assert statuses[same_person].state == "sent"
+    # A teacher re-sending to the learner as the class list shows them reaches the same column.
+    assert school.service.lti_grades.resend(link, same_person) == 1
+    school.deliver()
+    _, again = school.scores(pim)
+    assert_full_marks(again, pim)  # still full marks: the merge moved the badge, not away
 
 
 def test_concurrent_launches_of_one_item_record_one_placement(school: School) -> None:
