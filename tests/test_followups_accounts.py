@@ -71,6 +71,20 @@ def test_a_learner_account_acts_for_no_issuer_and_needs_a_password(service: Badg
     assert service.learners.find(email="a@example.org") is None  # nothing half-written
 
 
+def test_an_account_made_a_learner_is_linked_to_the_learner_of_its_address(
+    service: BadgeService,
+) -> None:
+    service.create_issuer("utrecht", "Utrecht City of Learning")
+    learner = service.learners.find_or_create(email="lex@example.org", email_verified=True)
+    account = service.accounts.create_user(
+        "lex@example.org", "Lex", PASSWORD, "reviewer", "utrecht"
+    )
+    assert not account.earns_badges
+    changed = service.accounts.update_user(account.id, name="Lex", role="learner", issuer_slug=None)
+    assert (changed.role, changed.issuer_slug, changed.earns_badges) == ("learner", None, True)
+    assert service.learner_badges.learner_of_account(account.id) == learner.public_id
+
+
 # -- landing and navigation ----------------------------------------------------------------------
 
 
