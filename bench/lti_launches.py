@@ -173,6 +173,15 @@ def fill_registry(service: BadgeService, platforms: int, links: int, learners: i
             )
 
 
+def demo_activities(service: BadgeService, count: int) -> list[str]:
+    """The demo catalogue (issuers, achievements, activities, some awards); ``count`` of its
+    activities' public ids."""
+    from core.demo import seed_demo
+
+    seed_demo(service, only_if_empty=False)
+    return [a.public_id for a in service.catalogue.search_activities(limit=count)]
+
+
 def register_test_platform(service: BadgeService, platform: Any, base_url: str) -> Any:
     """Register the test platform with the tool (as an administrator would) and tell the
     platform where the tool is."""
@@ -233,8 +242,11 @@ class PlatformSide:
         return {"id_token": token, "state": request["state"]}
 
 
-def people_of(platform: Any, students: int, teachers: int, courses: int) -> list[Person]:
-    """Students and teachers of ``courses`` courses (one course item each)."""
+def people_of(
+    platform: Any, students: int, teachers: int, courses: int, activities: list[str]
+) -> list[Person]:
+    """Students and teachers of ``courses`` courses, each with one course item showing one of
+    ``activities`` (as deep linking leaves them)."""
     from tests.lti_platform import CourseContext, Launch, instructor, student
 
     people = []
@@ -246,6 +258,7 @@ def people_of(platform: Any, students: int, teachers: int, courses: int) -> list
             user,
             context=CourseContext(id=f"course-{course}", title=f"Burgerschap {course}"),
             resource_link_id=f"item-{course}",
+            custom={"activity": activities[course % len(activities)]},
         )
         _, claims = platform.id_token_parts(launch, nonce="")
         initiation = platform.initiation(launch)
@@ -559,7 +572,10 @@ def load_test(
             fill_registry(service, *registry)
             registration = register_test_platform(service, platform, base_url)
             service.lti.tool_signing_key()  # the first key pair, before two workers race for it
-            side = PlatformSide(platform, people_of(platform, STUDENTS, TEACHERS, COURSES))
+            activities = demo_activities(service, COURSES)
+            side = PlatformSide(
+                platform, people_of(platform, STUDENTS, TEACHERS, COURSES, activities)
+            )
             for person in side.people[:STUDENTS]:  # returning learners
                 service.learners.find_or_create(
                     lms_platform=f"{registration.issuer}|{registration.client_id}",
@@ -725,7 +741,7 @@ def statements_per_launch(
 
                 service.lti.use_launch_cache(RedisLaunchCache(REDIS_URL))
             app = create_app(service=service)
-            side = PlatformSide(platform, people_of(platform, 6, 2, 2))
+            side = PlatformSide(platform, people_of(platform, 6, 2, 2, demo_activities(service, 2)))
             request = flask_transport(app)
             counter = QueryCounter(service.engine)
 
