@@ -553,6 +553,8 @@ class LearnerDirectory:
                 ).all()
                 for identifier in identifiers:
                     session.delete(identifier)
+                # Their LTI user ids too (gradebook columns with a score are cleared first).
+                self._service.lti_grades.forget_learner_in_session(session, learner.id)
                 awards_anonymised = int(
                     session.scalar(
                         select(func.count())

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, delete, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -159,6 +159,8 @@ class _Target:
     holds_badge: bool
     #: an earlier attempt of this job sent its score and got no answer (it may have arrived)
     maybe_sent: bool
+    #: the learner's data was erased: once the LMS answered, the grade row goes too
+    erased: bool
 
 
 class LtiGrades:
@@ -307,6 +309,30 @@ class LtiGrades:
             session, "revoke", award_id, learner_id, achievement_id, only_graded=True
         )
 
+    def forget_learner_in_session(self, session: Session, learner_id: int) -> int:
+        """Erasure (in its transaction): the learner's placements go at once; each gradebook
+        column that holds a score from us is cleared first (one job each), and its grade row,
+        the last place their LTI user id is kept, goes when the LMS has answered. Returns how
+        many clears were queued."""
+        queued = 0
+        grades = session.scalars(
+            select(LtiGradeRecord).where(LtiGradeRecord.learner_id == learner_id)
+        ).all()
+        for grade in grades:
+            queued += self._enqueue(
+                session,
+                line_item_id=grade.line_item_id,
+                learner_id=learner_id,
+                user_id=grade.user_id,
+                achievement_id=None,
+                dedupe_key=f"{LMS_GRADE_KIND}:erase:{grade.id}",
+                reason="erasure",
+            )
+        session.execute(
+            delete(LtiPlacementRecord).where(LtiPlacementRecord.learner_id == learner_id)
+        )
+        return queued
+
     def _enqueue_for_line_items(
         self,
         session: Session,
@@ -340,7 +366,7 @@ class LtiGrades:
         line_item_id: int,
         learner_id: int,
         user_id: str,
-        achievement_id: int,
+        achievement_id: int | None,
         dedupe_key: str,
         reason: str,
     ) -> bool:
@@ -486,17 +512,27 @@ class LtiGrades:
         target = self._target(job)
         if target is None:
             return
+        self._send(target, job.dedupe_key)
+        if target.erased:
+            # The LMS answered (the grade is cleared or could not be): the learner's LTI user
+            # id leaves with the rest of their data.
+            with self._service.transaction() as session:
+                session.execute(delete(LtiGradeRecord).where(LtiGradeRecord.id == target.grade_id))
+
+    def _send(self, target: _Target, job_key: str) -> None:
+        """Send (or find already sent) ``target``'s grade and record the answer; raises
+        :class:`AgsUnavailable` for the outbox to retry."""
         platform = self._service.lti.get_platform(target.platform_public_id)
         if not platform.active:
             self._finish(
                 target.grade_id,
-                job.dedupe_key,
+                job_key,
                 error=f"The registration of {platform.name} is switched off; no score was sent.",
             )
             return
         if target.maybe_sent and self._gradebook_shows(platform, target):
-            log.info("grade %s: the LMS has it already; not sent again", job.dedupe_key)
-            self._finish_as_held(target, job.dedupe_key)
+            log.info("grade %s: the LMS has it already; not sent again", job_key)
+            self._finish_as_held(target, job_key)
             return
         score: dict[str, Any] = {"userId": target.user_id}
         maximum = None
@@ -510,17 +546,17 @@ class LtiGrades:
             )
         else:
             score.update(activityProgress="Initialized", gradingProgress="NotReady")
-        timestamp = self._reserve_timestamp(target.grade_id, job.dedupe_key)
+        timestamp = self._reserve_timestamp(target.grade_id, job_key)
         score["timestamp"] = timestamp.isoformat()
         try:
             self.client.post_score(platform, target.line_item_url, score)
         except AgsRefused as refusal:
-            log.warning("grade %s refused by %s: %s", job.dedupe_key, platform.name, refusal)
-            self._finish(target.grade_id, job.dedupe_key, error=refusal.message)
+            log.warning("grade %s refused by %s: %s", job_key, platform.name, refusal)
+            self._finish(target.grade_id, job_key, error=refusal.message)
             return
         self._finish(
             target.grade_id,
-            job.dedupe_key,
+            job_key,
             activity_progress=str(score["activityProgress"]),
             score_given=maximum,
             score_maximum=maximum,
@@ -530,7 +566,8 @@ class LtiGrades:
         try:
             line_item_id = int(job.payload["line_item_id"])
             learner_id = int(job.payload["learner_id"])
-            achievement_id = int(job.payload["achievement_id"])
+            raw_achievement = job.payload.get("achievement_id")
+            achievement_id = None if raw_achievement is None else int(raw_achievement)
         except (KeyError, TypeError, ValueError):
             log.error("grade job %s has no usable payload; dropped", job.dedupe_key)
             return None
@@ -542,8 +579,10 @@ class LtiGrades:
                     LtiLineItemRecord.score_maximum,
                     LtiPlatformRecord.public_id,
                     LtiDeploymentRecord.deployment_id,
+                    LearnerRecord.deleted_at,
                 )
                 .join(LtiLineItemRecord, LtiLineItemRecord.id == LtiGradeRecord.line_item_id)
+                .join(LearnerRecord, LearnerRecord.id == LtiGradeRecord.learner_id)
                 .join(
                     LtiDeploymentRecord, LtiDeploymentRecord.id == LtiLineItemRecord.deployment_id
                 )
@@ -556,14 +595,19 @@ class LtiGrades:
             if row is None:
                 log.info("grade job %s: the line item or registration is gone", job.dedupe_key)
                 return None
-            grade, url, maximum, platform_public_id, deployment_id = row
+            grade, url, maximum, platform_public_id, deployment_id, erased_at = row
             if grade.job_key != job.dedupe_key:
                 log.info("grade job %s superseded by %s", job.dedupe_key, grade.job_key)
                 return None
             if grade.handled_job_key == job.dedupe_key:
                 log.info("grade job %s was answered before; not sent again", job.dedupe_key)
                 return None
-            holds = _held_award(session, learner_id, achievement_id) is not None
+            # An erased learner holds nothing any more (their credentials are being revoked).
+            holds = (
+                erased_at is None
+                and achievement_id is not None
+                and _held_award(session, learner_id, achievement_id) is not None
+            )
             return _Target(
                 grade.id,
                 grade.user_id,
@@ -573,6 +617,7 @@ class LtiGrades:
                 deployment_id,
                 holds,
                 maybe_sent=grade.sending_job_key == job.dedupe_key,
+                erased=erased_at is not None,
             )
 
     def _gradebook_shows(self, platform: PlatformView, target: _Target) -> bool:

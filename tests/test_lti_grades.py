@@ -14,13 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from core.awarding import AwardRequest
 from core.guarded_http import GuardedHttpClient
 from core.lti_grades import GradeStatus
 from core.lti_registry import LaunchPlacement, PlatformView, ResourceLinkView
 from core.service import BadgeService
+from core.storage import LtiGradeRecord, LtiPlacementRecord
 from core.workers import run_worker
 from lti_tool.lti.ags import line_item_service_url
 from tests.badge_world import World, make_world
@@ -607,3 +608,23 @@ def test_too_many_requests_is_retried_and_other_4xx_fail(
     grade = school.status(link, learner)
     assert grade.state == state
     assert grade.last_error is not None and f"HTTP {status}" in grade.last_error
+
+
+def test_erasure_clears_the_grade_then_forgets_the_lti_user(school: School) -> None:
+    gijs, lieke = pupil("gijs"), pupil("lieke")
+    learner, link = school.launch(gijs, activity=school.world.activity)
+    bystander, _ = school.launch(lieke, activity=school.world.activity)  # launched, earned nothing
+    award(school, learner, school.world.photo, "t-1")
+    school.deliver()
+    school.service.learners.delete_learner_data(learner)
+    school.service.learners.delete_learner_data(bystander)
+    school.deliver()
+
+    earned, cleared = school.scores(gijs)
+    assert "scoreGiven" not in cleared and cleared["timestamp"] > earned["timestamp"]
+    assert school.scores(lieke) == []
+    assert school.service.lti_grades.status_of(link) == {}
+    with school.service.sessions() as session:
+        kept = session.scalars(select(LtiPlacementRecord.user_id)).all()
+        kept += session.scalars(select(LtiGradeRecord.user_id)).all()
+    assert kept == []  # no LTI user id of an erased learner is kept
