@@ -38,6 +38,10 @@ recorded it), the retry first reads the learner's result on the line item and se
 the gradebook already shows it. Suspending a credential changes no grade (it is reversible);
 revoking it does.
 
+**Erasure.** A learner's LTI user ids are personal data: :meth:`forget_learner_in_session`
+(called by the erasure) deletes their placements, clears each column that got a score, and the
+grade row goes once the LMS has answered.
+
 The HTTP side (access token by client-credentials with the tool's signed assertion, the score
 POST) is the LTI tool's :class:`lti_tool.lti.ags.AgsClient`, loaded when the first grade is
 delivered; core only names it (as the CLI names the web app).
