@@ -1129,6 +1129,29 @@ def role_class(roles: Any) -> RoleClass:
     return "instructor" if context_roles & TEACHING_ROLES else "learner"
 
 
+#: Roles that make a launch a student's: the context role Learner (its sub-roles too, and the
+#: short and LTI 1.1 names some platforms send) and the institution roles Student and Learner.
+_STUDENT_ROLES: Final = frozenset(
+    {
+        _LIS + "membership#Learner",
+        _LIS + "institution/person#Student",
+        _LIS + "institution/person#Learner",
+        "Learner",
+        "urn:lti:role:ims/lis/Learner",
+    }
+)
+
+
+def is_student(roles: t.Iterable[str]) -> bool:
+    """Whether ``roles`` name the launching person as a student. Everyone else who is not
+    teaching (unknown, mentor-only, institution staff, no roles) only looks: least privilege."""
+    return any(
+        role in _STUDENT_ROLES
+        or role.startswith((_LIS + "membership/Learner#", "urn:lti:role:ims/lis/Learner/"))
+        for role in roles
+    )
+
+
 __all__ = [
     "JWT_LEEWAY_SECONDS",
     "LAUNCH_TTL_SECONDS",

@@ -23,6 +23,7 @@ from lti_tool.lti.hardened import (
     HardenedMessageLaunch,
     LaunchRefused,
     RoleClass,
+    is_student,
     role_class,
 )
 
@@ -100,7 +101,8 @@ def start_session(service: BadgeService, launch: HardenedMessageLaunch) -> Launc
     if email is not None and "@" not in email:
         email = None
     learner_public_id = None
-    if role == "learner":
+    # Only students become learners: unknown, mentor-only or role-less launches just look.
+    if role == "learner" and is_student(r for r in roles if isinstance(r, str)):
         learner_public_id = _learner(
             service, platform.learner_platform, claims["sub"], name, email, platform.email_trusted
         )

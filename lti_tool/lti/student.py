@@ -44,7 +44,7 @@ from lti_tool.i18n import N_, current_locale, format_number, translated
 from lti_tool.i18n import gettext as _
 from lti_tool.learner import credential_token
 from lti_tool.lti.framing import frameable, refused
-from lti_tool.lti.hardened import LAUNCH_TTL_SECONDS, LaunchRefused
+from lti_tool.lti.hardened import LAUNCH_TTL_SECONDS, LaunchRefused, is_student
 from lti_tool.lti.sessions import (
     FORM_TOKEN_FIELD,
     LaunchSession,
@@ -167,29 +167,6 @@ class ItemPage:
 
 
 # -- reading the learner's state ----------------------------------------------------------------
-
-_LIS: Final = "http://purl.imsglobal.org/vocab/lis/v2/"
-#: Roles that make a launch a student's: the context role Learner (its sub-roles too, and the
-#: short and LTI 1.1 names some platforms send) and the institution roles Student and Learner.
-_STUDENT_ROLES: Final = frozenset(
-    {
-        _LIS + "membership#Learner",
-        _LIS + "institution/person#Student",
-        _LIS + "institution/person#Learner",
-        "Learner",
-        "urn:lti:role:ims/lis/Learner",
-    }
-)
-
-
-def is_student(roles: tuple[str, ...]) -> bool:
-    """Whether ``roles`` name the launching person as a student. Everyone else who is not
-    teaching (unknown, mentor-only, institution staff, no roles) only looks: least privilege."""
-    return any(
-        role in _STUDENT_ROLES
-        or role.startswith((_LIS + "membership/Learner#", "urn:lti:role:ims/lis/Learner/"))
-        for role in roles
-    )
 
 
 def _live_learner(service: BadgeService, session: LaunchSession) -> str | None:

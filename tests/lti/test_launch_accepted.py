@@ -139,6 +139,19 @@ def test_launch_by_role(module_site: LtiSite, case: str) -> None:
     assert_view(module_site, text, view)
 
 
+@pytest.mark.parametrize(
+    "case", [case for case, (_, view) in ROLE_CASES.items() if view != "teacher"]
+)
+def test_only_students_become_learners(module_site: LtiSite, case: str) -> None:
+    """Least privilege: a launch without a student role (unknown, institution-only, empty)
+    only looks, so it leaves no learner record behind; a student's launch makes one."""
+    person, view = ROLE_CASES[case]
+    assert_launched(module_site.browser().launch(Launch(person)))
+    platform = module_site.service.lti.get_platform(module_site.registration.public_id)
+    found = module_site.service.learners.find_lms_users(platform.learner_platform, [person.sub])
+    assert (person.sub in found) == (view == "student"), found
+
+
 def assert_view(site: LtiSite, text: str, view: str) -> None:
     """Teachers get the teacher's view; students and everyone else the least privilege: the
     student's view."""
