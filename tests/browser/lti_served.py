@@ -16,18 +16,24 @@ from core.service import BadgeService
 from tests.browser.conftest import PAGE_TIMEOUT_MS, LiveServer
 from tests.conftest import make_settings
 from tests.lti.conftest import register
-from tests.lti_platform import TestPlatform
+from tests.lti_platform import CLAIM_LAUNCH_PRESENTATION, ClaimsEdit, TestPlatform
 
 #: The browser locale (and the launches' ``launch_presentation.locale``) of each language.
 LOCALES = {"nl": "nl-NL", "en": "en-GB"}
 
 
-@contextmanager
-def served_tool(tmp_path: Path) -> Iterator[tuple[LiveServer, TestPlatform]]:
-    """The tool served and registered with a running test platform (stopped afterwards)."""
+def free_port() -> int:
+    """A port of 127.0.0.1 free now (the tool's base URL must be known before it is served)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def served_tool(tmp_path: Path, **registration: Any) -> Iterator[tuple[LiveServer, TestPlatform]]:
+    """The tool served and registered with a running test platform (stopped afterwards);
+    ``registration`` adds to the registration (e.g. ``email_trusted=True``)."""
+    port = free_port()
     settings = replace(
         make_settings(tmp_path), base_url=f"http://127.0.0.1:{port}", allow_private_fetch=True
     )
@@ -35,7 +41,7 @@ def served_tool(tmp_path: Path) -> Iterator[tuple[LiveServer, TestPlatform]]:
     service.upgrade()
     try:
         with TestPlatform() as platform, LiveServer(service, port) as server:
-            register(service, platform)
+            register(service, platform, **registration)
             platform.set_tool(
                 launch_url=f"{server.url}/lti/launch",
                 login_url=f"{server.url}/lti/login",
@@ -56,3 +62,13 @@ def page_in(browser: Any, language: str, **options: Any) -> Iterator[Any]:
         yield context.new_page()
     finally:
         context.close()
+
+
+def in_language(language: str) -> ClaimsEdit:
+    """A launch's claims edit asking for the pages in ``language``
+    (``launch_presentation.locale``)."""
+
+    def edit(claims: dict[str, Any]) -> None:
+        claims[CLAIM_LAUNCH_PRESENTATION]["locale"] = LOCALES[language]
+
+    return edit

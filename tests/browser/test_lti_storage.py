@@ -17,7 +17,6 @@ platform's frame, the form posts and redirects — is Chromium's own.
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from werkzeug.serving import make_server
 from core.service import BadgeService
 from lti_tool.app import create_app
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, check_page, shoot
+from tests.browser.lti_served import free_port
 from tests.conftest import make_settings
 from tests.lti_platform import Launch, TestPlatform, student
 
@@ -53,12 +53,6 @@ WORDS = {
         "new window": "Open this course item in a new window",
     },
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _NoRedirects(HTTPRedirectHandler):
@@ -126,7 +120,7 @@ class LtiWorld:
 
 @pytest.fixture
 def lti_world(tmp_path: Path) -> Iterator[LtiWorld]:
-    port = _free_port()
+    port = free_port()
     tool_url = f"https://127.0.0.1:{port}"
     settings = replace(make_settings(tmp_path), base_url=tool_url, allow_private_fetch=True)
     service = BadgeService(settings)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-import socket
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,11 +22,10 @@ from playwright.sync_api import expect
 from core.catalogue import PlaylistStepSpec
 from core.limits import MAX_EVIDENCE_FILE_BYTES
 from core.service import BadgeService
-from tests.browser.conftest import PAGE_TIMEOUT_MS, LiveServer, check_page, shoot
-from tests.conftest import REPO, make_settings
-from tests.lti.conftest import register, tool_jwks_of
+from tests.browser.conftest import LiveServer, check_page, shoot
+from tests.browser.lti_served import in_language, page_in, served_tool
+from tests.conftest import REPO
 from tests.lti_platform import (
-    CLAIM_LAUNCH_PRESENTATION,
     Launch,
     PlatformUser,
     Role,
@@ -41,7 +38,6 @@ ORGANISER = "organiser@rotterdam.nl"
 PO_FOLDER = REPO / "lti_tool" / "translations" / "nl" / "LC_MESSAGES"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 LANGUAGES = ["nl", "en"]
-BROWSER_LOCALES = {"nl": "nl-NL", "en": "en-GB"}
 
 
 @functools.cache
@@ -110,32 +106,10 @@ class Catalogue:
 
 
 @pytest.fixture
-def live_service(tmp_path: Path) -> Iterator[BadgeService]:
-    """The served service, allowed to fetch from loopback (the test platform's keys)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = replace(
-        make_settings(tmp_path), base_url=f"http://127.0.0.1:{port}", allow_private_fetch=True
-    )
-    service = BadgeService(settings)
-    service.upgrade()
-    service._browser_port = port  # type: ignore[attr-defined]
-    yield service
-    service.engine.dispose()
-
-
-@pytest.fixture
-def lms(live_server: LiveServer) -> Iterator[TestPlatform]:
-    """The test platform, with the served tool registered."""
-    with TestPlatform() as platform:
-        register(live_server.service, platform, email_trusted=True)
-        platform.set_tool(
-            launch_url=f"{live_server.url}/lti/launch",
-            login_url=f"{live_server.url}/lti/login",
-            jwks=tool_jwks_of(live_server.app),
-        )
-        yield platform
+def served(tmp_path: Path) -> Iterator[tuple[LiveServer, TestPlatform]]:
+    """The tool served, registered with the test platform trusting its e-mail addresses."""
+    with served_tool(tmp_path, email_trusted=True) as (server, platform):
+        yield server, platform
 
 
 def launched_path(
@@ -148,11 +122,8 @@ def launched_path(
     """Launch the course item (the platform over HTTP, the tool through its test client on
     the served app's database); the launched page's path."""
     browser = ToolBrowser(server.app.test_client(), platform, server.url, language=language)
-
-    def in_language(claims: dict[str, Any]) -> None:
-        claims[CLAIM_LAUNCH_PRESENTATION]["locale"] = BROWSER_LOCALES[language]
-
-    outcome = browser.launch(Launch(user or student(), custom=custom, edit_claims=in_language))
+    launch = Launch(user or student(), custom=custom, edit_claims=in_language(language))
+    outcome = browser.launch(launch)
     assert outcome.session_path is not None, outcome.response.get_data(as_text=True)[:500]
     return outcome.session_path
 
@@ -160,13 +131,8 @@ def launched_path(
 @pytest.fixture
 def lms_page(browser: Any, language: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A Chromium tab in ``language``, on a course page of the LMS."""
-    context = browser.new_context(
-        locale=BROWSER_LOCALES[language], viewport={"width": 1100, "height": 2700}
-    )
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
+    with page_in(browser, language, viewport={"width": 1100, "height": 2700}) as page:
+        yield page
 
 
 def open_in_frame(page: Any, platform: TestPlatform, url: str) -> Any:
@@ -192,8 +158,9 @@ def send(frame: Any, button: Any) -> Any:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_student_hands_in_evidence_and_sees_the_badge_in_the_lms_frame(
-    live_server: LiveServer, lms: TestPlatform, lms_page: Any, language: str, tmp_path: Path
+    served: tuple[LiveServer, TestPlatform], lms_page: Any, language: str, tmp_path: Path
 ) -> None:
+    live_server, lms = served
     service = live_server.service
     catalogue = Catalogue(service)
     path = launched_path(live_server, lms, language, {"activity": catalogue.activity})
@@ -270,8 +237,9 @@ def test_student_hands_in_evidence_and_sees_the_badge_in_the_lms_frame(
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_playlist_progress_and_a_view_only_launch_in_the_lms_frame(
-    live_server: LiveServer, lms: TestPlatform, lms_page: Any, language: str
+    served: tuple[LiveServer, TestPlatform], lms_page: Any, language: str
 ) -> None:
+    live_server, lms = served
     service = live_server.service
     catalogue = Catalogue(service)
     path = launched_path(live_server, lms, language, {"playlist": catalogue.playlist})

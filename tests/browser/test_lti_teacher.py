@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,12 +20,10 @@ from babel.messages.pofile import read_po
 from playwright.sync_api import expect
 
 from core.service import BadgeService
-from tests.browser.conftest import PAGE_TIMEOUT_MS, PO_FILE, LiveServer, check_page, sent, shoot
-from tests.conftest import make_settings
-from tests.lti.conftest import register
+from tests.browser.conftest import PO_FILE, LiveServer, check_page, sent, shoot
+from tests.browser.lti_served import in_language, page_in, served_tool
 from tests.lti.test_teacher_pages import CLASS, COURSE, Catalogue, make_catalogue
 from tests.lti_platform import (
-    CLAIM_LAUNCH_PRESENTATION,
     Launch,
     PlatformUser,
     TestPlatform,
@@ -35,7 +32,6 @@ from tests.lti_platform import (
 )
 
 TEACHER_PO = PO_FILE.with_name("lti-teacher.po")
-LOCALES = {"nl": "nl-NL", "en": "en-GB"}
 LINK = "item-photo"
 
 
@@ -57,6 +53,12 @@ def words(language: str, message: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
+def row_action(language: str, action: str, whose: str, name: str) -> str:
+    """The accessible name of a button in ``name``'s row of the class: the action, then whose
+    it is (``whose`` has ``%(name)s``)."""
+    return words(language, action) + " " + words(language, whose, name=name)
+
+
 @dataclass
 class TeacherSite:
     """The tool served on 127.0.0.1 and registered with the test platform, a catalogue, and the
@@ -72,17 +74,13 @@ class TeacherSite:
 
     def launch(self, user: PlatformUser, language: str) -> Launch:
         """``user``'s launch of the course item showing the evidence activity."""
-
-        def in_language(claims: dict[str, Any]) -> None:
-            claims[CLAIM_LAUNCH_PRESENTATION]["locale"] = LOCALES[language]
-
         return Launch(
             user,
             context=COURSE,
             resource_link_id=LINK,
             resource_link_title=self.catalogue.activity.title,
             custom={"activity": self.catalogue.activity.public_id},
-            edit_claims=in_language,
+            edit_claims=in_language(language),
         )
 
     def student_hands_in(self, user: PlatformUser, text: str) -> str:
@@ -101,24 +99,9 @@ class TeacherSite:
 
 @pytest.fixture
 def teacher_site(tmp_path: Path) -> Iterator[TeacherSite]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = replace(
-        make_settings(tmp_path), base_url=f"http://127.0.0.1:{port}", allow_private_fetch=True
-    )
-    service = BadgeService(settings)
-    service.upgrade()
-    with TestPlatform() as platform, LiveServer(service, port) as server:
-        register(service, platform)
-        platform.set_tool(
-            launch_url=f"{server.url}/lti/launch",
-            login_url=f"{server.url}/lti/login",
-            jwks=service.lti.tool_jwks,
-        )
+    with served_tool(tmp_path) as (server, platform):
         platform.members[COURSE.id] = [instructor(), *CLASS]
-        yield TeacherSite(server, platform, make_catalogue(service))
-    service.engine.dispose()
+        yield TeacherSite(server, platform, make_catalogue(server.service))
 
 
 @pytest.fixture
@@ -126,11 +109,8 @@ def teacher_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A page in a browser context of the test's language."""
     callspec = getattr(request.node, "callspec", None)
     language = callspec.params.get("language", "en") if callspec else "en"
-    context = browser.new_context(locale=LOCALES[language])
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
+    with page_in(browser, language) as page:
+        yield page
 
 
 def launch_in_browser(page: Any, site: TeacherSite, language: str) -> None:
@@ -171,10 +151,7 @@ def test_a_teacher_reviews_and_awards_from_the_class_page(
 
     # A rejection without a comment is explained in the page; nothing changes.
     reject = page.get_by_role(
-        "button",
-        name=words(language, "Reject")
-        + " "
-        + words(language, "the evidence of %(name)s", name="Bram Visser"),
+        "button", name=row_action(language, "Reject", "the evidence of %(name)s", "Bram Visser")
     )
     with sent(page):
         reject.click()
@@ -187,11 +164,7 @@ def test_a_teacher_reviews_and_awards_from_the_class_page(
 
     # Approve Bram's evidence with a comment.
     page.get_by_label(words(language, "Comment for %(name)s", name="Bram Visser")).fill("Mooi!")
-    approve = (
-        words(language, "Approve and award the badge")
-        + " "
-        + words(language, "to %(name)s", name="Bram Visser")
-    )
+    approve = row_action(language, "Approve and award the badge", "to %(name)s", "Bram Visser")
     with sent(page):
         page.get_by_role("button", name=approve).click()
     check_page(page, language)
@@ -206,11 +179,7 @@ def test_a_teacher_reviews_and_awards_from_the_class_page(
     assert service.evidence.get(evidence_id).status == "approved"
 
     # Award Anna the badge with the button in her row.
-    award = (
-        words(language, "Award the badge")
-        + " "
-        + words(language, "to %(name)s", name="Anna de Vries")
-    )
+    award = row_action(language, "Award the badge", "to %(name)s", "Anna de Vries")
     with sent(page):
         page.get_by_role("button", name=award).click()
     check_page(page, language)
@@ -236,11 +205,7 @@ def test_a_teacher_reviews_and_awards_from_the_class_page(
     anna.locator("summary").click()
     reason = words(language, "Why is the badge of %(name)s revoked?", name="Anna de Vries")
     page.get_by_label(reason).fill("Per ongeluk toegekend.")
-    revoke = (
-        words(language, "Revoke the badge")
-        + " "
-        + words(language, "of %(name)s", name="Anna de Vries")
-    )
+    revoke = row_action(language, "Revoke the badge", "of %(name)s", "Anna de Vries")
     with sent(page):
         page.get_by_role("button", name=revoke).click()
     check_page(page, language)
