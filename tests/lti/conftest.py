@@ -88,17 +88,27 @@ def platform() -> Iterator[TestPlatform]:
         yield running
 
 
-def _site_on(data_dir: Path, platform: TestPlatform) -> LtiSite:
-    app, service = make_tool_app(lti_settings(data_dir))
-    registration = register(service, platform)
+def connect(app: Flask, service: BadgeService, platform: TestPlatform, **extra: Any) -> LtiSite:
+    """Register ``platform`` with the tool (``extra`` for the registration, e.g.
+    ``email_trusted=True``) and tell the platform the tool's URLs and keys."""
+    registration = register(service, platform, **extra)
     platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
     return LtiSite(app, service, platform, registration)
+
+
+def site_on(
+    data_dir: Path, platform: TestPlatform, database_url: str | None = None, **extra: Any
+) -> LtiSite:
+    """A new tool on ``data_dir`` (and ``database_url``, SQLite there when None), connected
+    with ``platform``; the caller disposes of its service's engine."""
+    app, service = make_tool_app(lti_settings(data_dir, database_url))
+    return connect(app, service, platform, **extra)
 
 
 @pytest.fixture
 def site(tmp_path: Path, platform: TestPlatform) -> Iterator[LtiSite]:
     """The tool on SQLite, registered by hand with ``platform``."""
-    lti_site = _site_on(tmp_path, platform)
+    lti_site = site_on(tmp_path, platform)
     yield lti_site
     lti_site.service.engine.dispose()
 
@@ -108,7 +118,7 @@ def module_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LtiSite]:
     """One tool and platform for a whole matrix of independent launches (each launch brings its
     own state and nonce; sharing the site saves a migration per case)."""
     with TestPlatform() as running:
-        lti_site = _site_on(tmp_path_factory.mktemp("lti-site"), running)
+        lti_site = site_on(tmp_path_factory.mktemp("lti-site"), running)
         yield lti_site
         lti_site.service.engine.dispose()
 

@@ -30,15 +30,13 @@ from lti_tool.lti.deep_link_response import (
 from lti_tool.lti.hardened import LaunchRefused
 from tests.lti.conftest import (
     LAUNCH_URL,
-    LOGIN_URL,
     LtiSite,
-    _site_on,
     assert_readable_refusal,
+    connect,
     lti_settings,
     make_tool_app,
     page_text,
-    register,
-    tool_jwks_of,
+    site_on,
 )
 from tests.lti_platform import (
     CLAIM_DEEP_LINKING,
@@ -147,7 +145,7 @@ def build_catalogue(service: BadgeService) -> Catalogue:
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LtiSite, Catalogue]]:
     """One tool, platform and catalogue for the tests that only read it."""
     with TestPlatform() as running:
-        lti_site = _site_on(tmp_path_factory.mktemp("picker"), running)
+        lti_site = site_on(tmp_path_factory.mktemp("picker"), running)
         yield lti_site, build_catalogue(lti_site.service)
         lti_site.service.engine.dispose()
 
@@ -543,10 +541,9 @@ def test_another_web_worker_answers_the_choice(
                 for worker in (service, other_service):
                     assert type(worker.lti.launch_cache).__name__ == "RedisLaunchCache"
                     worker.lti.launch_cache.PREFIX = prefix  # type: ignore[attr-defined]
-            registration = register(service, platform)
-            platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
+            connected = connect(app, service, platform)
             ids = build_catalogue(service)
-            picker = open_picker(LtiSite(app, service, platform, registration))
+            picker = open_picker(connected)
             picker.browser.client = other_app.test_client()
             assert shown_titles(picker.show(city="Rotterdam")) == {
                 "Fotografeer Feijenoord",

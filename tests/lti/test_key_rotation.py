@@ -13,15 +13,12 @@ from flask import Flask
 from werkzeug.test import Client
 
 from tests.lti.conftest import (
-    LAUNCH_URL,
-    LOGIN_URL,
     TOOL_BASE_URL,
     LtiSite,
     assert_readable_refusal,
+    connect,
     lti_settings,
     make_tool_app,
-    register,
-    tool_jwks_of,
 )
 from tests.lti_platform import Launch, TestPlatform, ToolBrowser, student
 
@@ -113,9 +110,9 @@ def two_workers(
     if request.param == "redis":
         for cache in caches:
             assert type(cache).__name__ == "RedisLaunchCache"
-            cache.PREFIX = prefix  # one prefix per test, shared by both workers
-    register(service_a, platform)
-    platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app_a))
+            # One prefix per test, shared by both workers.
+            cache.PREFIX = prefix  # type: ignore[attr-defined]
+    connect(app_a, service_a, platform)
     yield WorkerSwitch(app_a, app_b), platform, caches
     if request.param == "redis":
         import redis
@@ -159,9 +156,8 @@ def test_the_redis_launch_cache_holds_the_login_state(
     monkeypatch.setenv("BADGEBRIDGE_REDIS_URL", REDIS_URL)
     app, service = make_tool_app(lti_settings(tmp_path))
     prefix = f"badgebridge-test:{uuid.uuid4().hex}:"
-    service.lti.launch_cache.PREFIX = prefix
-    register(service, platform)
-    platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
+    service.lti.launch_cache.PREFIX = prefix  # type: ignore[attr-defined]
+    connect(app, service, platform)
     connection = redis.Redis.from_url(REDIS_URL)
     try:
         browser = ToolBrowser(app.test_client(), platform, TOOL_BASE_URL)

@@ -28,16 +28,12 @@ from lti_tool.lti.sessions import FORM_TOKEN_FIELD, form_token, load_session
 from lti_tool.lti.student import MAX_ATTENDANCE_TRIES, SUBMISSION_FIELD
 from tests.badge_world import World, make_world
 from tests.lti.conftest import (
-    LAUNCH_URL,
-    LOGIN_URL,
     TOOL_BASE_URL,
     LtiSite,
     assert_readable_refusal,
-    lti_settings,
-    make_tool_app,
+    connect,
     page_text,
-    register,
-    tool_jwks_of,
+    site_on,
 )
 from tests.lti_platform import (
     CLAIM_LAUNCH_PRESENTATION,
@@ -88,11 +84,9 @@ def me() -> PlatformUser:
 @pytest.fixture
 def stored_site(tmp_path: Path, database_url: str, platform: TestPlatform) -> Iterator[LtiSite]:
     """The tool on SQLite and on PostgreSQL, registered with ``platform`` (email trusted)."""
-    app, service = make_tool_app(lti_settings(tmp_path, database_url))
-    registration = register(service, platform, email_trusted=True)
-    platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
-    yield LtiSite(app, service, platform, registration)
-    service.engine.dispose()
+    stored = site_on(tmp_path, platform, database_url, email_trusted=True)
+    yield stored
+    stored.service.engine.dispose()
 
 
 @pytest.fixture
@@ -483,9 +477,7 @@ def test_the_same_person_in_two_courses_and_two_platforms_is_one_learner(
     )
     assert "Gemaakt in cursus A." in in_course_b.text
     with TestPlatform(client_id="canvas-tool") as canvas:
-        registration = register(site.service, canvas, email_trusted=True)
-        canvas.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(site.app))
-        other = LtiSite(site.app, site.service, canvas, registration)
+        other = connect(site.app, site.service, canvas, email_trusted=True)
         # Another platform, another user id; the same (trusted) school email address.
         on_canvas = launch(
             other, user=student("canvas-user-77"), custom={"activity": world.activity}
@@ -494,9 +486,7 @@ def test_the_same_person_in_two_courses_and_two_platforms_is_one_learner(
     assert learner_of(other, "canvas-user-77") == learner_of(site)
     # A platform not trusted to assert emails does not link by email: someone else there.
     with TestPlatform(client_id="untrusted-tool") as untrusted:
-        registration = register(site.service, untrusted, email_trusted=False)
-        untrusted.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(site.app))
-        elsewhere = LtiSite(site.app, site.service, untrusted, registration)
+        elsewhere = connect(site.app, site.service, untrusted, email_trusted=False)
         stranger = launch(elsewhere, user=student("x-1"), custom={"activity": world.activity})
     assert "Gemaakt in cursus A." not in stranger.text
     assert learner_of(elsewhere, "x-1") != learner_of(site)

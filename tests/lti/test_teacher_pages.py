@@ -17,15 +17,10 @@ from core.service import BadgeService
 from lti_tool.lti import teacher_class
 from lti_tool.lti.sessions import FORM_TOKEN_FIELD
 from tests.lti.conftest import (
-    LAUNCH_URL,
-    LOGIN_URL,
     LtiSite,
     assert_readable_refusal,
-    lti_settings,
-    make_tool_app,
     page_text,
-    register,
-    tool_jwks_of,
+    site_on,
 )
 from tests.lti_platform import (
     CLAIM_LAUNCH_PRESENTATION,
@@ -180,17 +175,10 @@ class Classroom:
         return evidence.public_id
 
 
-def _site(data_dir: Path, platform: TestPlatform, database_url: str | None = None) -> LtiSite:
-    app, service = make_tool_app(lti_settings(data_dir, database_url))
-    registration = register(service, platform)
-    platform.set_tool(launch_url=LAUNCH_URL, login_url=LOGIN_URL, jwks=tool_jwks_of(app))
-    return LtiSite(app, service, platform, registration)
-
-
 @pytest.fixture
 def classroom(tmp_path: Path, platform: TestPlatform) -> Iterator[Classroom]:
     """On SQLite."""
-    site = _site(tmp_path, platform)
+    site = site_on(tmp_path, platform)
     platform.members[COURSE.id] = [instructor(), *CLASS]
     yield Classroom(site, make_catalogue(site.service))
     site.service.engine.dispose()
@@ -201,7 +189,7 @@ def any_db_classroom(
     tmp_path: Path, platform: TestPlatform, database_url: str
 ) -> Iterator[Classroom]:
     """On SQLite and on PostgreSQL."""
-    site = _site(tmp_path, platform, database_url)
+    site = site_on(tmp_path, platform, database_url)
     platform.members[COURSE.id] = [instructor(), *CLASS]
     yield Classroom(site, make_catalogue(site.service))
     site.service.engine.dispose()
