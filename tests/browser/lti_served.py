@@ -5,6 +5,7 @@ contexts in a language."""
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from babel.messages.pofile import read_po
+
 from core.service import BadgeService
-from tests.browser.conftest import PAGE_TIMEOUT_MS, LiveServer
+from tests.browser.conftest import PAGE_TIMEOUT_MS, PO_FILE, LiveServer
 from tests.conftest import make_settings
 from tests.lti.conftest import register
 from tests.lti_platform import CLAIM_LAUNCH_PRESENTATION, ClaimsEdit, TestPlatform
@@ -72,3 +75,15 @@ def in_language(language: str) -> ClaimsEdit:
         claims[CLAIM_LAUNCH_PRESENTATION]["locale"] = LOCALES[language]
 
     return edit
+
+
+@functools.cache
+def dutch_with(po_name: str) -> dict[Any, Any]:
+    """The Dutch the pages use: messages.po with an area's own ``po_name`` merged in (as at
+    runtime, messages.po wins), by message id (a (singular, plural) tuple for plurals)."""
+    merged: dict[Any, Any] = {}
+    for path in (PO_FILE, PO_FILE.with_name(po_name)):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale="nl"):
+                merged.setdefault(message.id, message.string)
+    return merged

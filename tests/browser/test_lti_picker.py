@@ -6,7 +6,6 @@ pages' buttons. Every tool page passes :func:`check_page`; screenshots are kept.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,27 +14,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from babel.messages.pofile import read_po
 from playwright.sync_api import expect
 
 from core.service import BadgeService
-from tests.browser.conftest import PO_FILE, LiveServer, check_page, sent, shoot
-from tests.browser.lti_served import LOCALES, page_in, served_tool
+from tests.browser.conftest import LiveServer, check_page, sent, shoot
+from tests.browser.lti_served import LOCALES, dutch_with, page_in, served_tool
 from tests.lti.test_deep_linking import Catalogue, build_catalogue, teacher_launch
 from tests.lti_platform import CLAIM_DL_CONTENT_ITEMS, TestPlatform, ToolBrowser
-
-PICKER_PO = PO_FILE.with_name("lti-picker.po")
-
-
-@functools.cache
-def _dutch() -> dict[Any, Any]:
-    """The Dutch catalogue the pages use: messages.po, with the picker's own file merged in."""
-    merged: dict[Any, Any] = {}
-    for path in (PO_FILE, PICKER_PO):
-        with path.open("rb") as handle:
-            for message in read_po(handle, locale="nl"):
-                merged.setdefault(message.id, message.string)
-    return merged
 
 
 def words(language: str, message: str, *, count: int | None = None, plural: str = "") -> str:
@@ -43,7 +28,7 @@ def words(language: str, message: str, *, count: int | None = None, plural: str 
     if language == "en":
         text = plural if count is not None and count != 1 else message
     else:
-        found = _dutch()[(message, plural) if plural else message]
+        found = dutch_with("lti-picker.po")[(message, plural) if plural else message]
         text = (found[0] if count == 1 else found[1]) if plural else found
         assert text, f"no Dutch for {message!r}"
     return text % {"num": count} if count is not None else text

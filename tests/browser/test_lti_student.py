@@ -7,7 +7,6 @@ evidence through the forms. Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,15 +15,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from babel.messages.pofile import read_po
 from playwright.sync_api import expect
 
 from core.catalogue import PlaylistStepSpec
 from core.limits import MAX_EVIDENCE_FILE_BYTES
 from core.service import BadgeService
 from tests.browser.conftest import LiveServer, check_page, shoot
-from tests.browser.lti_served import in_language, page_in, served_tool
-from tests.conftest import REPO
+from tests.browser.lti_served import dutch_with, in_language, page_in, served_tool
 from tests.lti_platform import (
     Launch,
     PlatformUser,
@@ -35,25 +32,14 @@ from tests.lti_platform import (
 )
 
 ORGANISER = "organiser@rotterdam.nl"
-PO_FOLDER = REPO / "lti_tool" / "translations" / "nl" / "LC_MESSAGES"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 LANGUAGES = ["nl", "en"]
-
-
-@functools.cache
-def _dutch() -> dict[str, Any]:
-    """The Dutch of the site and of the student page (messages.po wins, as at runtime)."""
-    catalogue: dict[str, Any] = {}
-    for name in ("lti-student.po", "messages.po"):
-        with (PO_FOLDER / name).open("rb") as handle:
-            catalogue.update({str(m.id): m.string for m in read_po(handle, locale="nl") if m.id})
-    return catalogue
 
 
 def say(language: str, message: str, **variables: Any) -> str:
     """``message`` as the page shows it in ``language``."""
     if language == "nl":
-        translated = _dutch().get(message)
+        translated = dutch_with("lti-student.po").get(message)
         assert isinstance(translated, str) and translated, f"no Dutch for {message!r}"
         message = translated
     return message % variables if variables else message

@@ -7,7 +7,6 @@ without a comment, approves evidence and awards a badge with the page's forms. E
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,12 +15,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from babel.messages.pofile import read_po
 from playwright.sync_api import expect
 
 from core.service import BadgeService
-from tests.browser.conftest import PO_FILE, LiveServer, check_page, sent, shoot
-from tests.browser.lti_served import in_language, page_in, served_tool
+from tests.browser.conftest import LiveServer, check_page, sent, shoot
+from tests.browser.lti_served import dutch_with, in_language, page_in, served_tool
 from tests.lti.test_teacher_pages import CLASS, COURSE, Catalogue, make_catalogue
 from tests.lti_platform import (
     Launch,
@@ -31,24 +29,12 @@ from tests.lti_platform import (
     instructor,
 )
 
-TEACHER_PO = PO_FILE.with_name("lti-teacher.po")
 LINK = "item-photo"
-
-
-@functools.cache
-def _dutch() -> dict[Any, Any]:
-    """The Dutch the pages use: messages.po, with the teacher page's own file merged in."""
-    merged: dict[Any, Any] = {}
-    for path in (PO_FILE, TEACHER_PO):
-        with path.open("rb") as handle:
-            for message in read_po(handle, locale="nl"):
-                merged.setdefault(message.id, message.string)
-    return merged
 
 
 def words(language: str, message: str, **variables: Any) -> str:
     """What the pages show for the English ``message`` in ``language``."""
-    text = message if language == "en" else _dutch()[message]
+    text = message if language == "en" else dutch_with("lti-teacher.po")[message]
     assert text, f"no Dutch for {message!r}"
     return text % variables if variables else text
 
