@@ -9,7 +9,7 @@ import functools
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@dataclass
+class ServedSite:
+    """The served tool and the test platform it is registered with."""
+
+    server: LiveServer
+    platform: TestPlatform
+
+    @property
+    def service(self) -> BadgeService:
+        return self.server.service
 
 
 @contextmanager

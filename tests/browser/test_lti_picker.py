@@ -16,11 +16,10 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from core.service import BadgeService
-from tests.browser.conftest import LiveServer, check_page, sent, shoot
-from tests.browser.lti_served import LOCALES, dutch_with, page_in, served_tool
+from tests.browser.conftest import check_page, sent, shoot
+from tests.browser.lti_served import LOCALES, ServedSite, dutch_with, page_in, served_tool
 from tests.lti.test_deep_linking import Catalogue, build_catalogue, teacher_launch
-from tests.lti_platform import CLAIM_DL_CONTENT_ITEMS, TestPlatform, ToolBrowser
+from tests.lti_platform import CLAIM_DL_CONTENT_ITEMS, ToolBrowser
 
 
 def words(language: str, message: str, *, count: int | None = None, plural: str = "") -> str:
@@ -35,17 +34,11 @@ def words(language: str, message: str, *, count: int | None = None, plural: str 
 
 
 @dataclass
-class PickerSite:
+class PickerSite(ServedSite):
     """The tool served and registered with the test platform, with a catalogue to choose
     from."""
 
-    server: LiveServer
-    platform: TestPlatform
     catalogue: Catalogue
-
-    @property
-    def service(self) -> BadgeService:
-        return self.server.service
 
 
 @pytest.fixture
@@ -55,10 +48,8 @@ def picker_site(tmp_path: Path) -> Iterator[PickerSite]:
 
 
 @pytest.fixture
-def teacher_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+def teacher_page(browser: Any, language: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A page in a browser context of the test's language, with or without JavaScript."""
-    callspec = getattr(request.node, "callspec", None)
-    language = callspec.params.get("language", "en") if callspec else "en"
     javascript = "no_js" not in request.node.name
     with page_in(browser, language, java_script_enabled=javascript) as page:
         yield page

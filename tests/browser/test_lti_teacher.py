@@ -17,17 +17,10 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from core.service import BadgeService
-from tests.browser.conftest import LiveServer, check_page, sent, shoot
-from tests.browser.lti_served import dutch_with, in_language, page_in, served_tool
+from tests.browser.conftest import check_page, sent, shoot
+from tests.browser.lti_served import ServedSite, dutch_with, in_language, page_in, served_tool
 from tests.lti.test_teacher_pages import CLASS, COURSE, Catalogue, make_catalogue
-from tests.lti_platform import (
-    Launch,
-    PlatformUser,
-    TestPlatform,
-    ToolBrowser,
-    instructor,
-)
+from tests.lti_platform import Launch, PlatformUser, ToolBrowser, instructor
 
 LINK = "item-photo"
 
@@ -46,17 +39,11 @@ def row_action(language: str, action: str, whose: str, name: str) -> str:
 
 
 @dataclass
-class TeacherSite:
+class TeacherSite(ServedSite):
     """The tool served on 127.0.0.1 and registered with the test platform, a catalogue, and the
     course's class on the platform."""
 
-    server: LiveServer
-    platform: TestPlatform
     catalogue: Catalogue
-
-    @property
-    def service(self) -> BadgeService:
-        return self.server.service
 
     def launch(self, user: PlatformUser, language: str) -> Launch:
         """``user``'s launch of the course item showing the evidence activity."""
@@ -74,13 +61,17 @@ class TeacherSite:
         browser = ToolBrowser(self.server.app.test_client(), self.platform, self.server.url)
         outcome = browser.launch(self.launch(user, "en"))
         assert outcome.response.status_code == 303
+        activity = self.catalogue.activity.public_id
+        return self.service.evidence.submit(self.learner_of(user), activity, text=text).public_id
+
+    def learner_of(self, user: PlatformUser) -> str:
+        """The public id of the learner that ``user``'s launches made."""
         learner = self.service.learners.find(
             lms_platform=f"{self.platform.issuer}|{self.platform.client_id}",
             lms_user_id=user.sub,
         )
-        assert learner is not None
-        activity = self.catalogue.activity.public_id
-        return self.service.evidence.submit(learner.public_id, activity, text=text).public_id
+        assert learner is not None, f"{user.sub} has no learner"
+        return learner.public_id
 
 
 @pytest.fixture
@@ -91,10 +82,8 @@ def teacher_site(tmp_path: Path) -> Iterator[TeacherSite]:
 
 
 @pytest.fixture
-def teacher_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+def teacher_page(browser: Any, language: str) -> Iterator[Any]:
     """A page in a browser context of the test's language."""
-    callspec = getattr(request.node, "callspec", None)
-    language = callspec.params.get("language", "en") if callspec else "en"
     with page_in(browser, language) as page:
         yield page
 
@@ -174,12 +163,7 @@ def test_a_teacher_reviews_and_awards_from_the_class_page(
     earned = [
         b
         for user in (bram, CLASS[0])
-        for b in service.learners.badges_of(
-            service.learners.find(
-                lms_platform=f"{teacher_site.platform.issuer}|{teacher_site.platform.client_id}",
-                lms_user_id=user.sub,
-            ).public_id  # type: ignore[union-attr]
-        )
+        for b in service.learners.badges_of(teacher_site.learner_of(user))
     ]
     assert sorted(b.source_kind for b in earned) == ["evidence", "teacher"]
     for badge in earned:
