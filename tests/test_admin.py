@@ -81,6 +81,12 @@ def test_the_dashboard_shows_only_the_organisers_issuer(site: OrganiserSite) -> 
     assert "Rotterdam City of Learning" in everything and "Utrecht City of Learning" in everything
 
 
+def test_administrators_find_the_lti_platforms_from_the_dashboard(site: OrganiserSite) -> None:
+    assert 'href="/admin/lti/"' in site.logged_in(ADMIN).get("/admin/").get_data(as_text=True)
+    organiser_page = site.logged_in(ROTTERDAM_ORGANISER).get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/lti/"' not in organiser_page
+
+
 def test_only_administrators_create_issuers(site: OrganiserSite) -> None:
     organiser = site.logged_in(UTRECHT_ORGANISER)
     assert organiser.get("/admin/issuers/new").status_code == 403
