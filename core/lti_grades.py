@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
-from sqlalchemy import and_, delete, false, func, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -80,7 +80,12 @@ from core.storage import (
 )
 
 if TYPE_CHECKING:
-    from core.lti_registry import LaunchPlacement, PlatformView, ResourceLinkView
+    from core.lti_registry import (
+        DeploymentView,
+        LaunchPlacement,
+        PlatformView,
+        ResourceLinkView,
+    )
     from core.outbox import OutboxJob
     from core.service import BadgeService
 
@@ -205,6 +210,14 @@ class LtiGrades:
             return
         line_item_url = None if placement.line_item is None else placement.line_item.line_item_url
         deployment = placement.deployment
+        if self._placement_recorded(
+            placement.deployment,
+            link.resource_link_id,
+            learner_public_id,
+            user_id[:255],
+            line_item_url,
+        ):
+            return
         with self._service.transaction() as session:
             # One query finds the course item, its line item, the achievement its activity or
             # playlist awards, and the learner (launches are frequent: few statements).
@@ -263,6 +276,50 @@ class LtiGrades:
                     dedupe_key=_event_key("award", award_id, line_item_id),
                     reason="launch",
                 )
+
+    def _placement_recorded(
+        self,
+        deployment: DeploymentView,
+        resource_link_id: str,
+        learner_public_id: str,
+        user_id: str,
+        line_item_url: str | None,
+    ) -> bool:
+        """True when a launch would change nothing: the placement is recorded as this launch
+        names it and no score is due (the learner does not hold the item's badge, or its job
+        was queued already). One read (two when the badge is held), no write transaction:
+        most launches are returning learners opening an item they opened before."""
+        with self._service.sessions() as session:
+            row = session.execute(
+                _RECORDED_PLACEMENT,
+                {
+                    "platform_public_id": deployment.platform_public_id,
+                    "deployment_id": deployment.deployment_id,
+                    "resource_link_id": resource_link_id,
+                    "line_item_url": line_item_url,
+                    "learner_public_id": learner_public_id,
+                },
+            ).first()
+            if row is None:
+                return False
+            line_item_id, placed_line_item_id, placed_user_id, award_id = row
+            if placed_user_id is None:  # no placement yet (or no such course item / learner)
+                return False
+            # A launch without a line item keeps the one an earlier launch named.
+            if (placed_line_item_id, placed_user_id) != (
+                line_item_id or placed_line_item_id,
+                user_id,
+            ):
+                return False
+            if line_item_id is None or award_id is None:
+                return True
+            # The outbox keeps every job's dedupe key: the score was queued once already.
+            queued = session.scalar(
+                select(OutboxRecord.id).where(
+                    OutboxRecord.dedupe_key == _event_key("award", award_id, line_item_id)
+                )
+            )
+            return queued is not None
 
     @staticmethod
     def _upsert_placement(
@@ -746,6 +803,54 @@ def _row(
         return found, False
 
 
+def _recorded_placement_query() -> Any:
+    """The read of :meth:`LtiGrades._placement_recorded`, built once (launches are frequent):
+    the launch's line item, the learner's placement on the course item and the award that makes
+    a score due. No row when the course item or the learner is unknown."""
+    achievement_id = func.coalesce(ActivityRecord.achievement_id, PlaylistRecord.achievement_id)
+    held_award = _held_award_query(
+        func.coalesce(LearnerRecord.merged_into_id, LearnerRecord.id), achievement_id
+    ).scalar_subquery()
+    return (
+        select(
+            LtiLineItemRecord.id,
+            LtiPlacementRecord.line_item_id,
+            LtiPlacementRecord.user_id,
+            held_award,
+        )
+        .select_from(LtiResourceLinkRecord)
+        .join(LtiDeploymentRecord, LtiDeploymentRecord.id == LtiResourceLinkRecord.deployment_id)
+        .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
+        .join(LearnerRecord, LearnerRecord.public_id == bindparam("learner_public_id"))
+        .outerjoin(
+            LtiLineItemRecord,
+            and_(
+                LtiLineItemRecord.deployment_id == LtiDeploymentRecord.id,
+                # NULL (a launch without a line item) matches no line item
+                LtiLineItemRecord.line_item_url == bindparam("line_item_url"),
+            ),
+        )
+        .outerjoin(
+            LtiPlacementRecord,
+            and_(
+                LtiPlacementRecord.resource_link_id == LtiResourceLinkRecord.id,
+                LtiPlacementRecord.learner_id == LearnerRecord.id,
+            ),
+        )
+        .outerjoin(
+            ActivityRecord, ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id
+        )
+        .outerjoin(
+            PlaylistRecord, PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id
+        )
+        .where(
+            LtiPlatformRecord.public_id == bindparam("platform_public_id"),
+            LtiDeploymentRecord.deployment_id == bindparam("deployment_id"),
+            LtiResourceLinkRecord.resource_link_id == bindparam("resource_link_id"),
+        )
+    )
+
+
 def _event_key(event: str, award_id: int, line_item_id: int) -> str:
     """The dedupe key of the grade job an award (or its revocation) queues for a line item;
     a launch by a learner holding the badge uses the award's key, so it never queues twice."""
@@ -802,7 +907,14 @@ def _held_award(session: Session, learner_id: int, achievement_id: int) -> int |
         .where(LearnerRecord.id == learner_id)
         .scalar_subquery()
     )
-    found = session.scalar(
+    found = session.scalar(_held_award_query(holder, achievement_id))
+    return None if found is None else int(found)
+
+
+def _held_award_query(holder: Any, achievement_id: Any) -> Select[int]:
+    """The newest award of ``achievement_id`` to the learner ``holder`` (a column or value)
+    whose credential is not revoked."""
+    return (
         select(AwardRecord.id)
         .join(CredentialRecord, CredentialRecord.id == AwardRecord.credential_id)
         .where(
@@ -813,7 +925,9 @@ def _held_award(session: Session, learner_id: int, achievement_id: int) -> int |
         .order_by(AwardRecord.id.desc())
         .limit(1)
     )
-    return None if found is None else int(found)
+
+
+_RECORDED_PLACEMENT: Final = _recorded_placement_query()
 
 
 def _achievement_of_link(session: Session, link: LtiResourceLinkRecord) -> int | None:

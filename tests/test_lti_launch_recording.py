@@ -1,17 +1,20 @@
 """What a launch records, from several web workers: a returning launch reads once and writes
-nothing, the first launches of a new course racing in two workers both succeed, and a change
+nothing (its course item and the student's placement on it), the first launches of a new course racing in two workers both succeed, and a change
 to a registration made through the registry counts at once even though launches keep
 registrations in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
 from core.service import BadgeService
-from core.storage import LtiContextRecord, LtiResourceLinkRecord
+from core.storage import LtiContextRecord, LtiPlacementRecord, LtiResourceLinkRecord
+from tests.lti_platform import TestPlatform
+from tests.test_lti_grades import School, award, open_school, pupil
 from tests.test_lti_registry import MOODLE, platform_key, public_jwk, register
 
 CONTEXT = {"id": "course-7", "label": "BURG", "title": "Burgerschap", "type": []}
@@ -129,3 +132,40 @@ def test_registry_changes_count_at_once_in_the_worker_that_made_them(
     key = registry.tool_signing_key()
     rotated = registry.rotate_tool_key()
     assert registry.tool_signing_key().kid == rotated.kid != key.kid
+
+
+@pytest.fixture
+def school(service: BadgeService) -> Iterator[School]:
+    with TestPlatform() as platform:
+        yield open_school(service, platform)
+
+
+def test_a_returning_student_launch_records_its_placement_without_writing(school: School) -> None:
+    """A student opening an item they opened before: the placement is read once and nothing is
+    written; a badge they hold is scored once, and a launch that changes the placement still
+    records the change."""
+    lotte = pupil("lotte")
+    learner, link = school.launch(lotte, activity=school.world.activity)
+    placement = school.last_placement
+    assert placement is not None
+    grades = school.service.lti_grades
+
+    def launch_again(user_id: str = lotte.sub) -> list[str]:
+        return statements_of(
+            school.service, lambda: grades.record_placement(placement, learner, user_id)
+        )
+
+    assert launch_again() == ["SELECT"]
+    award(school, learner, school.world.photo, "after-the-launch")
+    # Holding the badge: the award queued the score already; the launch only checks that.
+    assert launch_again() == ["SELECT", "SELECT"]
+    school.deliver()
+    assert len(school.scores(lotte)) == 1
+    assert school.status(link, learner).state == "sent"
+    assert launch_again() == ["SELECT", "SELECT"]
+    assert school.deliver() == 0
+    # The platform now names the learner by another LTI user id: the placement follows it.
+    assert "UPDATE" in launch_again("lotte-renamed")
+    with school.service.sessions() as session:
+        assert session.scalars(select(LtiPlacementRecord.user_id)).all() == ["lotte-renamed"]
+    assert launch_again("lotte-renamed") == ["SELECT", "SELECT"]
