@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.errors import BadgeBridgeError, InvalidInput, NotFound
 from core.storage import (
@@ -360,11 +360,21 @@ class LearnerDirectory:
         )
         if len(presented) != 1:
             raise InvalidInput("Look a learner up by one identifier at a time.")
+        p = presented[0]
         with self._service.sessions() as session:
-            identifier = self._identifier(session, presented[0])
-            if identifier is None:
+            rows = session.execute(
+                _FIND_LEARNER, {"kind": p.kind, "platform": p.platform, "value": p.value}
+            ).all()
+            if not rows:
                 return None
-            return self._view(session, self._live_learner(session, identifier.learner_id))
+            learner, merged_into, _ = rows[0]
+            if merged_into is not None and merged_into.merged_into_id is not None:
+                # merged twice (rare): follow the whole chain
+                return self._view(session, self._follow(session, merged_into))
+            return _learner_view(
+                merged_into or learner,
+                [_identifier_view(i) for _, _, i in rows if i is not None],
+            )
 
     def of_lti_course(self, deployment: DeploymentView, context_id: str) -> list[tuple[str, str]]:
         """The learners who launched a course item of the course ``context_id`` of
@@ -694,17 +704,9 @@ class LearnerDirectory:
                 .where(LearnerIdentifierRecord.learner_id.in_(ids[start : start + _IN_CHUNK]))
                 .order_by(LearnerIdentifierRecord.id)
             ):
-                identifiers.setdefault(record.learner_id, []).append(
-                    IdentifierView(record.kind, record.value, record.platform, record.verified)
-                )
+                identifiers.setdefault(record.learner_id, []).append(_identifier_view(record))
         return {
-            learner.id: LearnerView(
-                public_id=learner.public_id,
-                display_name=learner.display_name,
-                identifiers=tuple(identifiers.get(learner.id, ())),
-                created_at=learner.created_at,
-                deleted=learner.deleted_at is not None,
-            )
+            learner.id: _learner_view(learner, identifiers.get(learner.id, []))
             for learner in learners
         }
 
@@ -735,6 +737,48 @@ class LearnerDirectory:
     @classmethod
     def _view(cls, session: Session, learner: LearnerRecord) -> LearnerView:
         return cls._views(session, [learner])[learner.id]
+
+
+def _identifier_view(record: LearnerIdentifierRecord) -> IdentifierView:
+    return IdentifierView(record.kind, record.value, record.platform, record.verified)
+
+
+def _learner_view(learner: LearnerRecord, identifiers: list[IdentifierView]) -> LearnerView:
+    return LearnerView(
+        public_id=learner.public_id,
+        display_name=learner.display_name,
+        identifiers=tuple(identifiers),
+        created_at=learner.created_at,
+        deleted=learner.deleted_at is not None,
+    )
+
+
+def _find_learner_query() -> Select[LearnerRecord, LearnerRecord, LearnerIdentifierRecord]:
+    """:meth:`LearnerDirectory.find` in one statement, built once (every returning LTI launch
+    looks its learner up): the learner holding the identifier, the learner they were merged
+    into, and the identifiers of the live one (one row each, oldest first)."""
+    presented = aliased(LearnerIdentifierRecord)
+    merged_into = aliased(LearnerRecord)
+    return (
+        select(LearnerRecord, merged_into, LearnerIdentifierRecord)
+        .select_from(presented)
+        .join(LearnerRecord, LearnerRecord.id == presented.learner_id)
+        .outerjoin(merged_into, merged_into.id == LearnerRecord.merged_into_id)
+        .outerjoin(
+            LearnerIdentifierRecord,
+            LearnerIdentifierRecord.learner_id
+            == func.coalesce(LearnerRecord.merged_into_id, LearnerRecord.id),
+        )
+        .where(
+            presented.kind == bindparam("kind"),
+            presented.platform == bindparam("platform"),
+            presented.value == bindparam("value"),
+        )
+        .order_by(LearnerIdentifierRecord.id)
+    )
+
+
+_FIND_LEARNER: Final = _find_learner_query()
 
 
 def _badges(session: Session, learner_ids: list[int]) -> dict[int, list[BadgeView]]:
