@@ -342,6 +342,16 @@ class LearnerDirectory:
         with self._service.sessions() as session:
             return self._view(session, self._learner(session, public_id, allow_deleted=True))
 
+    def live_public_id(self, public_id: str) -> str | None:
+        """The learner's public id as they are now (merges followed); None when unknown or
+        erased. One query (one more per merge), for pages that only need to know who acts."""
+        with self._service.sessions() as session:
+            record = self._resolve(session, public_id)
+            if record is None:
+                return None
+            record = self._follow(session, record)
+            return None if record.deleted_at is not None else record.public_id
+
     def find(
         self,
         *,

@@ -169,3 +169,32 @@ def test_a_returning_student_launch_records_its_placement_without_writing(school
     with school.service.sessions() as session:
         assert session.scalars(select(LtiPlacementRecord.user_id)).all() == ["lotte-renamed"]
     assert launch_again("lotte-renamed") == ["SELECT", "SELECT"]
+
+
+def test_a_returning_learner_is_found_in_one_read_and_merges_and_erasures_count(
+    service: BadgeService,
+) -> None:
+    """The launch finds the learner by their LMS identity in one statement; the launched
+    page's check of the launch's learner follows a later merge and sees an erasure."""
+    learners = service.learners
+    sam = learners.find_or_create(
+        lms_platform=MOODLE, lms_user_id="sam", email="sam@school.example", email_verified=True
+    )
+    found: list[Any] = []
+    assert statements_of(
+        service, lambda: found.append(learners.find(lms_platform=MOODLE, lms_user_id="sam"))
+    ) == ["SELECT"]
+    assert found == [learners.get(sam.public_id)]
+    assert [i.value for i in found[0].identifiers] == ["sam@school.example", "sam"]
+    assert statements_of(service, lambda: learners.live_public_id(sam.public_id)) == ["SELECT"]
+
+    other = learners.find_or_create(lms_platform=MOODLE, lms_user_id="sam-2")
+    learners.merge(sam.public_id, other.public_id)
+    assert learners.live_public_id(sam.public_id) == other.public_id
+    merged = learners.find(lms_platform=MOODLE, lms_user_id="sam")
+    assert merged is not None and merged.public_id == other.public_id
+    assert {i.value for i in merged.identifiers} == {"sam@school.example", "sam", "sam-2"}
+
+    learners.delete_learner_data(other.public_id)
+    assert learners.live_public_id(sam.public_id) is None
+    assert learners.live_public_id("no-such-learner") is None

@@ -174,11 +174,8 @@ def _live_learner(service: BadgeService, session: LaunchSession) -> str | None:
     student's (see :func:`is_student`), without a learner, or whose learner's data was erased."""
     if session.learner_public_id is None or not is_student(session.roles):
         return None
-    try:
-        learner = service.learners.get(session.learner_public_id)
-    except NotFound:
-        return None
-    return None if learner.deleted else learner.public_id
+    # Looked up again (one query): a merge or an erasure since the launch counts at once.
+    return service.learners.live_public_id(session.learner_public_id)
 
 
 def _earned(
