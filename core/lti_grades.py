@@ -210,8 +210,9 @@ class LtiGrades:
             return
         line_item_url = None if placement.line_item is None else placement.line_item.line_item_url
         deployment = placement.deployment
+        # Most launches are repeats: one read, and no write transaction when nothing changes.
         if self._placement_recorded(
-            placement.deployment,
+            deployment,
             link.resource_link_id,
             learner_public_id,
             user_id[:255],
