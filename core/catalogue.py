@@ -782,6 +782,17 @@ def _unknown_changes(changes: Mapping[str, Any], allowed: Sequence[str]) -> None
 # --------------------------------------------------------------------------------------------
 
 
+def check_quality_label_date(since: date) -> None:
+    """Refuse (:class:`InvalidInput`) a Quality Label date that is not a plain date, lies in
+    the future or before the label existed. Forms call it before they write anything."""
+    if isinstance(since, datetime) or not isinstance(since, date):
+        raise InvalidInput("The Quality Label date must be a date (without a time).")
+    if since > utcnow().date():
+        raise InvalidInput("The Quality Label date cannot be in the future.")
+    if since < _EARLIEST_LABEL:
+        raise InvalidInput(f"The Quality Label date must be after {_EARLIEST_LABEL}.")
+
+
 class Catalogue:
     """Organisations, achievements, activities, playlists and endorsements (``service.catalogue``)."""
 
@@ -830,12 +841,7 @@ class Catalogue:
         """Record that the issuer holds the Cities of Learning Quality Label since ``since``
         (a date, not in the future), or no longer holds it (None)."""
         if since is not None:
-            if isinstance(since, datetime) or not isinstance(since, date):
-                raise InvalidInput("The Quality Label date must be a date (without a time).")
-            if since > utcnow().date():
-                raise InvalidInput("The Quality Label date cannot be in the future.")
-            if since < _EARLIEST_LABEL:
-                raise InvalidInput(f"The Quality Label date must be after {_EARLIEST_LABEL}.")
+            check_quality_label_date(since)
         with self._service.transaction() as session:
             issuer = self._service._issuer(session, issuer_slug)
             issuer.quality_label_since = since
@@ -1982,6 +1988,7 @@ __all__ = [
     "PlaylistStepView",
     "PlaylistView",
     "StepProgress",
+    "check_quality_label_date",
     "generate_attendance_code",
     "playlist_progress_of",
 ]

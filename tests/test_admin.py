@@ -116,6 +116,27 @@ def test_only_administrators_create_issuers(site: OrganiserSite) -> None:
     assert site.service.list_keys("amsterdam")[0].state == "active"
 
 
+def test_an_issuer_with_a_label_date_before_the_label_existed_is_not_created(
+    site: OrganiserSite,
+) -> None:
+    """Core's rule for the label date is checked before the issuer is written: a refused form
+    leaves no issuer behind (the form used to create it, then fail on the label)."""
+    response = post_form(
+        site.logged_in(ADMIN),
+        "/admin/issuers/new",
+        {
+            "slug": "zwolle",
+            "name": "Zwolle City of Learning",
+            "proof_format": "rdfc",
+            "quality_label": "on",
+            "quality_label_since": "1999-12-31",
+        },
+    )
+    assert response.status_code == 400
+    assert "must be in the year 2000 or later" in response.get_data(as_text=True)
+    assert "zwolle" not in [issuer.slug for issuer in site.service.list_issuers()]
+
+
 def test_an_issuer_form_names_every_problem(site: OrganiserSite) -> None:
     admin = site.logged_in(ADMIN, "nl")
     response = post_form(

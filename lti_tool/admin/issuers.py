@@ -12,6 +12,7 @@ from typing import cast
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
+from core.catalogue import check_quality_label_date
 from core.errors import BadgeBridgeError, InvalidInput
 from core.service import KEY_ALGORITHMS, PROOF_FORMATS
 from lti_tool.admin.forms import FormErrors, checkbox, date_field, optional, text
@@ -74,6 +75,14 @@ def _check_label_date(form: dict[str, str], since: date | None, errors: FormErro
         errors.add(
             "quality_label_since", _("The date the label was granted cannot be in the future.")
         )
+    else:
+        try:  # core's rule, checked before anything is written
+            check_quality_label_date(since)
+        except InvalidInput:
+            errors.add(
+                "quality_label_since",
+                _("The date the label was granted must be in the year 2000 or later."),
+            )
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
