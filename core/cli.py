@@ -228,7 +228,10 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     user = service.accounts.create_user(
         args.email, args.name, _read_new_password(args), args.role, args.issuer
     )
-    scope = "every issuer" if user.issuer_slug is None else user.issuer_slug
+    if user.role == "learner":
+        scope = "logs in to their badges"
+    else:
+        scope = "every issuer" if user.issuer_slug is None else user.issuer_slug
     print(f"Created {user.role} {user.email} ({scope}).")
     return EXIT_OK
 
@@ -448,7 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     user_create = user_sub.add_parser("create", help="create an account with a password")
     user_create.add_argument("email")
     user_create.add_argument("--name", required=True)
-    user_create.add_argument("--role", choices=["admin", "organiser", "reviewer"], required=True)
+    user_create.add_argument(
+        "--role", choices=["admin", "organiser", "reviewer", "learner"], required=True
+    )
     user_create.add_argument("--issuer", help="the issuer an organiser or reviewer acts for")
     user_create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"

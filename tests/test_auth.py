@@ -399,8 +399,16 @@ def test_cli_creates_accounts_with_a_password_from_standard_input(
     assert code == 1
     assert "at least 12 characters" in capsys.readouterr().err
 
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    learner_args = ["user", "create", "sam@example.org", "--name", "Sam", "--role", "learner"]
+    assert main([*learner_args, "--password-stdin"]) == 0
+    assert "Created learner sam@example.org (logs in to their badges)." in capsys.readouterr().out
+
     service = BadgeService(Settings.from_env())
     assert service.accounts.authenticate("root@example.org", PASSWORD) is not None
+    learner_account = service.accounts.authenticate("sam@example.org", PASSWORD)
+    assert learner_account is not None and learner_account.role == "learner"
+    assert service.learners.find(email="sam@example.org") is not None
     service.engine.dispose()
 
 
