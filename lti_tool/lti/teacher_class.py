@@ -36,6 +36,7 @@ from lti_tool.lti.hardened import (
     HardenedMessageLaunch,
     LtiRequest,
     RegistryToolConfig,
+    is_student,
 )
 from lti_tool.lti.sessions import LaunchSession
 
@@ -199,19 +200,8 @@ class ClassList:
 
 
 def _is_student(roles: Any) -> bool:
-    """A member with the Learner context role (or one of its sub-roles, or the short name)."""
-    if not isinstance(roles, list):
-        return False
-    for role in roles:
-        if not isinstance(role, str):
-            continue
-        principal = role.rsplit("/", 1)[-1]  # "membership#Learner", "Learner#GuestLearner"
-        name = principal.split("#")[1] if principal.startswith("membership#") else principal
-        if name.split("#", 1)[0] == "Learner" and not role.startswith(
-            ("http://purl.imsglobal.org/vocab/lis/v2/institution", "urn:lti:instrole")
-        ):
-            return True
-    return False
+    """A class member who is a student: the same rule as for launches (:func:`is_student`)."""
+    return isinstance(roles, list) and is_student(r for r in roles if isinstance(r, str))
 
 
 def _member(raw: Any) -> Member | None:
