@@ -471,21 +471,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def gunicorn_command(port: int, worker_class: str, threads: int) -> list[str]:
+TOOL_APP = "lti_tool.app:create_app()"
+FLOOR_APP = "bench.launch_floor:create_app()"
+
+
+def gunicorn_command(port: int, worker_class: str, threads: int, app: str = TOOL_APP) -> list[str]:
     """The command the bench serves the tool with (the one the admin guide documents)."""
     command = [GUNICORN, "-w", "2", "-k", worker_class]
     if worker_class == "gthread":
         command += ["--threads", str(threads)]
-    return [*command, "-b", f"127.0.0.1:{port}", "lti_tool.app:create_app()"]
+    return [*command, "-b", f"127.0.0.1:{port}", app]
 
 
 @contextmanager
 def gunicorn(
-    env: dict[str, str], port: int, worker_class: str, threads: int, log_path: Path
+    env: dict[str, str],
+    port: int,
+    worker_class: str,
+    threads: int,
+    log_path: Path,
+    app: str = TOOL_APP,
 ) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
-    """The tool under gunicorn (its log in ``log_path``); yields the master process and the
-    workers' pids."""
-    command = gunicorn_command(port, worker_class, threads)
+    """The tool (or ``app``) under gunicorn (its log in ``log_path``); yields the master
+    process and the workers' pids."""
+    command = gunicorn_command(port, worker_class, threads, app)
     log = log_path.open("w+b")
     master = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=log)
     try:
@@ -605,6 +614,40 @@ def load_test(
                 if first >= 0:
                     result.errors.insert(0, log[first : first + 4000])
             return replace(result, database=database_kind, cache=cache, worker_class=worker_class)
+
+
+def floor_test(
+    *,
+    worker_class: str = "sync",
+    threads: int = 4,
+    processes: int = 2,
+    clients: int = 8,
+    seconds: float = 10.0,
+    warmup: float = 3.0,
+) -> LoadResult:
+    """The same load against :mod:`bench.launch_floor` (the launch's three requests answered
+    with no work): the most launches per second gunicorn, Flask and this load generator allow
+    on this machine, before any LTI work."""
+    from tests.lti_platform import TestPlatform
+
+    with tempfile.TemporaryDirectory() as tmp, TestPlatform() as platform:
+        port = free_port()
+        platform.set_tool(
+            launch_url=f"http://127.0.0.1:{port}/lti/launch",
+            login_url=f"http://127.0.0.1:{port}/lti/login",
+            jwks=lambda: {"keys": []},
+        )
+        activities = [f"activity-{n}" for n in range(COURSES)]
+        side = PlatformSide(platform, people_of(platform, STUDENTS, TEACHERS, COURSES, activities))
+        env = {
+            **os.environ,
+            "BADGEBRIDGE_FLOOR_AUTH_URL": platform.auth_url,
+            "PYTHONPATH": str(REPO),
+        }
+        log_path = Path(tmp) / "gunicorn.log"
+        with gunicorn(env, port, worker_class, threads, log_path, FLOOR_APP) as (_, workers):
+            result = _drive(port, side, workers, processes, clients, seconds, warmup, "none")
+        return replace(result, database="floor", cache="none", worker_class=worker_class)
 
 
 def _drive(
@@ -817,6 +860,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--small", action="store_true", help="a registry of one of each")
     parser.add_argument("--statements", action="store_true", help="only the SQL counts")
+    parser.add_argument(
+        "--floor", action="store_true", help="a do-nothing app instead of the tool (the floor)"
+    )
     return parser.parse_args()
 
 
@@ -824,6 +870,17 @@ if __name__ == "__main__":
     arguments = _arguments()
     if arguments.statements:
         print_statements()
+    elif arguments.floor:
+        print(LOAD_HEADER)
+        print_load(
+            floor_test(
+                worker_class=arguments.worker_class,
+                threads=arguments.threads,
+                processes=arguments.processes,
+                clients=arguments.clients,
+                seconds=arguments.seconds,
+            )
+        )
     else:
         print(LOAD_HEADER)
         print_load(
