@@ -485,8 +485,9 @@ class LearnerDirectory:
 
     def merge(self, source_public_id: str, into_public_id: str) -> LearnerView:
         """Join two learners who are one person: the source's identifiers, awards, credentials,
-        evidence and user link move to ``into``; the source is marked merged (its id keeps
-        answering with ``into``). Idempotent: merging again returns ``into`` unchanged.
+        evidence, user link and LTI grade placements move to ``into`` (scores now due in those
+        gradebook columns are queued); the source is marked merged (its id keeps answering with
+        ``into``). Idempotent: merging again returns ``into`` unchanged.
 
         Both keep every credential (each was rightly issued); where both held an active award
         for the same non-repeatable achievement, the moved one stops being the "active" one
@@ -539,6 +540,8 @@ class LearnerDirectory:
                     held.add(key)
             # Clear the moved keys first, then set them: the unique constraint holds throughout.
             session.flush()
+            # The columns the source launched now get the merged learner's grades.
+            self._service.lti_grades.merge_learners_in_session(session, source.id, into.id)
             source.merged_into_id = into.id
             if not into.display_name and source.display_name:
                 into.display_name = source.display_name

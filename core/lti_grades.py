@@ -42,6 +42,10 @@ revoking it does.
 (called by the erasure) deletes their placements, clears each column that got a score, and the
 grade row goes once the LMS has answered.
 
+**Merge.** When two learners are joined, :meth:`merge_learners_in_session` moves the source's
+placements and grades to the learner it joins, so that learner's later awards (and revocations)
+reach the columns either launched, and queues the scores now due there.
+
 The HTTP side (access token by client-credentials with the tool's signed assertion, the score
 POST) is the LTI tool's :class:`lti_tool.lti.ags.AgsClient`, loaded when the first grade is
 delivered; core only names it (as the CLI names the web app).
@@ -393,6 +397,105 @@ class LtiGrades:
         session.execute(
             delete(LtiPlacementRecord).where(LtiPlacementRecord.learner_id == learner_id)
         )
+        return queued
+
+    def merge_learners_in_session(self, session: Session, source_id: int, into_id: int) -> int:
+        """Merge (in its transaction, after the awards moved): the source learner's placements
+        and grades move to ``into``, so later awards reach the columns either of them launched.
+        Where both launched one course item (or hold a grade on one line item) ``into``'s own
+        row is kept, as the class list shows it. Then every column of ``into`` whose badge the
+        merged learner holds gets its score (deduplicated with the award's own job), and a
+        moved grade whose job is still pending is queued again for ``into`` (that job names the
+        source, whose grade row is gone). Returns how many jobs were queued."""
+        own_placements = {
+            placement.resource_link_id: placement
+            for placement in session.scalars(
+                select(LtiPlacementRecord).where(LtiPlacementRecord.learner_id == into_id)
+            )
+        }
+        for placement in session.scalars(
+            select(LtiPlacementRecord).where(LtiPlacementRecord.learner_id == source_id)
+        ).all():
+            own = own_placements.get(placement.resource_link_id)
+            if own is None:
+                placement.learner_id = into_id
+                continue
+            # As at launch: a placement without a line item takes the one another launch named.
+            own.line_item_id = own.line_item_id or placement.line_item_id
+            session.delete(placement)
+        own_grades = set(
+            session.scalars(
+                select(LtiGradeRecord.line_item_id).where(LtiGradeRecord.learner_id == into_id)
+            )
+        )
+        pending: dict[int, str] = {}  # moved grade id -> the job it waits for
+        for grade in session.scalars(
+            select(LtiGradeRecord).where(LtiGradeRecord.learner_id == source_id)
+        ).all():
+            if grade.line_item_id in own_grades:
+                session.delete(grade)
+                continue
+            grade.learner_id = into_id
+            if grade.job_key is not None and grade.job_key != grade.handled_job_key:
+                pending[grade.id] = grade.job_key
+        session.flush()
+        queued = self._enqueue_held_scores(session, into_id)
+        for grade_id, job_key in pending.items():
+            moved = session.get(LtiGradeRecord, grade_id)
+            job = session.scalar(select(OutboxRecord).where(OutboxRecord.dedupe_key == job_key))
+            if moved is None or moved.job_key != job_key or job is None or job.state != "pending":
+                continue  # superseded just now, or the outbox is done with it
+            achievement_id = job.payload.get("achievement_id")
+            queued += self._enqueue(
+                session,
+                line_item_id=moved.line_item_id,
+                learner_id=into_id,
+                user_id=moved.user_id,
+                achievement_id=None if achievement_id is None else int(achievement_id),
+                dedupe_key=f"{LMS_GRADE_KIND}:merge:{source_id}:line_item:{moved.line_item_id}",
+                reason="merge",
+            )
+        return queued
+
+    def _enqueue_held_scores(self, session: Session, learner_id: int) -> int:
+        """Queue the score of each of the learner's placements whose badge they hold (the job
+        an award or a launch queues, under the same key, so never twice)."""
+        achievement_id = func.coalesce(ActivityRecord.achievement_id, PlaylistRecord.achievement_id)
+        rows = session.execute(
+            select(LtiPlacementRecord.line_item_id, LtiPlacementRecord.user_id, achievement_id)
+            .join(
+                LtiResourceLinkRecord,
+                LtiResourceLinkRecord.id == LtiPlacementRecord.resource_link_id,
+            )
+            .outerjoin(
+                ActivityRecord,
+                ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id,
+            )
+            .outerjoin(
+                PlaylistRecord,
+                PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id,
+            )
+            .where(
+                LtiPlacementRecord.learner_id == learner_id,
+                LtiPlacementRecord.line_item_id.is_not(None),
+                achievement_id.is_not(None),
+            )
+            .order_by(LtiPlacementRecord.id)
+        ).all()
+        queued = 0
+        for line_item_id, user_id, achievement in rows:
+            award_id = _held_award(session, learner_id, achievement)
+            if line_item_id is None or award_id is None:
+                continue
+            queued += self._enqueue(
+                session,
+                line_item_id=line_item_id,
+                learner_id=learner_id,
+                user_id=user_id,
+                achievement_id=achievement,
+                dedupe_key=_event_key("award", award_id, line_item_id),
+                reason="merge",
+            )
         return queued
 
     def _enqueue_for_line_items(
