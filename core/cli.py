@@ -198,6 +198,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
+    if args.reason is not None and (args.suspend or args.unsuspend):
+        raise UsageError("--reason goes with a revocation, not a suspension.")
     service = _service(args)
     if args.unsuspend:
         service.set_status(args.credential_id, "suspension", False)
@@ -206,7 +208,9 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         service.set_status(args.credential_id, "suspension", True)
         print(f"Suspended: {args.credential_id}")
     else:
-        service.revoke(args.credential_id)
+        # The one revocation path: it also ends the award's active slot, clears LMS grades
+        # and queues the learner's notification and the status list's publication.
+        service.awarding.revoke(args.credential_id, args.reason or "")
         print(f"Revoked: {args.credential_id}")
     return EXIT_OK
 
@@ -444,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = revoke.add_mutually_exclusive_group()
     group.add_argument("--suspend", action="store_true")
     group.add_argument("--unsuspend", action="store_true")
+    revoke.add_argument("--reason", help="why it is revoked (told to the learner)")
     revoke.set_defaults(func=cmd_revoke)
 
     user = sub.add_parser("user", help="accounts of administrators, organisers and reviewers")
