@@ -4,11 +4,17 @@ that adds the chosen ones to the course.
 A teacher adding a course item in Moodle or Canvas arrives (after the hardened launch) on
 ``/lti/session/<launch_id>``, which shows :func:`picker_page`: the catalogue's activities and
 playlists, filtered by words, skill (grouped by framework), city, online or on location and
-dates, each with a preview (what, where, when, skills, which badge). The filters are a GET form
-to the same page; the choice is a POST to :func:`choose` carrying the launch's form token (no
-cookie inside the LMS frame). The answer is a page that posts the signed
-``LtiDeepLinkingResponse`` back to the platform (by itself, or with its button without
-JavaScript). Signing lives in :mod:`lti_tool.lti.deep_link_response`.
+dates, each with a preview (what, where, when, skills, which badge).
+
+The filters and the choice are one form, posted to :func:`choose` with the launch's form token
+(no cookie inside the LMS frame), so what the teacher ticked survives a change of filter with
+or without JavaScript: *Search* (or *Untick*, *Show everything*) answers with a redirect to the
+picker whose query string carries the filters and every item chosen so far (``choice``); the
+picker lists them under "Chosen (n)", each with a way to untick it, also when the new filters
+no longer show it (then it travels as a hidden ``kept`` field). *Add* checks the whole choice
+and answers with a page that posts the signed ``LtiDeepLinkingResponse`` back to the platform
+(by itself, or with its button without JavaScript). Signing lives in
+:mod:`lti_tool.lti.deep_link_response`.
 
 Who may add items is the platform's decision (it sends deep-linking requests only to people
 who may change the course), so the picker checks no role of its own.
@@ -22,9 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, cast
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from core import frameworks
 from core.catalogue import ActivityView, PlaylistView
@@ -45,7 +53,13 @@ from lti_tool.lti.deep_link_response import (
     signed_response,
 )
 from lti_tool.lti.dynamic_registration import ToolUrls
-from lti_tool.lti.framing import allow_form_action, frameable, refused, script_nonce
+from lti_tool.lti.framing import (
+    allow_form_action,
+    allow_static_scripts,
+    frameable,
+    refused,
+    script_nonce,
+)
 from lti_tool.lti.hardened import LaunchRefused
 from lti_tool.lti.sessions import (
     FORM_TOKEN_FIELD,
@@ -60,8 +74,15 @@ blueprint = Blueprint("lti_deep_linking", __name__, url_prefix="/lti/session/<la
 blueprint.after_request(frameable)
 blueprint.errorhandler(BadgeBridgeError)(refused)
 
-#: The form field of the choice (repeated: ``activity:<id>`` or ``playlist:<id>``).
+#: The form field of the choice (repeated: ``activity:<id>`` or ``playlist:<id>``); also the
+#: query parameter that carries the choice through a change of filter.
 CHOICE_FIELD: Final = "choice"
+#: The hidden field of an item chosen earlier that the current filters do not show.
+KEPT_FIELD: Final = "kept"
+#: The button that says what the form is sent for (``search``, ``everything``; else: add).
+STEP_FIELD: Final = "step"
+#: The button that unticks one chosen item (its value: the item's ``kind:id``).
+UNTICK_FIELD: Final = "untick"
 #: What the kind filter can be: both, activities only, playlists only.
 KINDS: Final = ("", "activity", "playlist")
 #: Most items one response adds (a platform would choke on more, and no course needs them).
@@ -142,6 +163,15 @@ class PickerResults:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class ChosenEntry:
+    """An item the teacher has chosen so far, as the "Chosen" list shows it."""
+
+    value: str  # ``activity:<id>`` or ``playlist:<id>``
+    kind: str
+    title: str
+
+
 def _words_in(text: str, words: Iterable[str]) -> bool:
     haystack = text.casefold()
     return all(word in haystack for word in words)
@@ -198,6 +228,31 @@ def _launch_url() -> str:
     return ToolUrls(badge_service().settings.base_url).launch
 
 
+def chosen_entries(service: BadgeService, values: Iterable[str]) -> list[ChosenEntry]:
+    """The items chosen so far, each once, in order, with their titles; a value that names no
+    activity or playlist of the catalogue is left out (the teacher cannot have ticked it)."""
+    entries: list[ChosenEntry] = []
+    seen: set[str] = set()
+    for value in list(values)[: MAX_CHOICES + 1]:
+        kind, _sep, public_id = value.strip().partition(":")
+        value = f"{kind}:{public_id}"
+        if kind not in ("activity", "playlist") or not public_id or len(public_id) > 36:
+            continue
+        if value in seen:
+            continue
+        seen.add(value)
+        try:
+            found: ActivityView | PlaylistView = (
+                service.catalogue.get_activity(public_id)
+                if kind == "activity"
+                else service.catalogue.get_playlist(public_id)
+            )
+        except NotFound:
+            continue
+        entries.append(ChosenEntry(value, kind, found.title))
+    return entries
+
+
 def _render_picker(
     service: BadgeService,
     session: LaunchSession,
@@ -211,6 +266,12 @@ def _render_picker(
     results = search_catalogue(service, search, every_activity)
     cities = sorted({a.city for a in every_activity if a.city}, key=str.casefold)
     status = 400 if results.error or choice_error else 200
+    entries = chosen_entries(service, chosen)
+    # Each chosen item has one control: its box in the results, else a hidden field.
+    shown = {f"activity:{a.public_id}" for a in results.activities} | {
+        f"playlist:{card.playlist.public_id}" for card in results.playlists
+    }
+    allow_static_scripts()  # picker.js keeps the "Chosen" list in step with the ticks
     page = render_template(
         "lti/picker.html",
         session=session,
@@ -222,9 +283,15 @@ def _render_picker(
         skill_options=_skill_options(),
         skill_names=skill_names,
         search_limit=SEARCH_LIMIT,
-        chosen=set(chosen),
+        chosen={entry.value for entry in entries},
+        chosen_entries=entries,
+        shown=shown,
         choice_error=choice_error,
         choice_field=CHOICE_FIELD,
+        kept_field=KEPT_FIELD,
+        step_field=STEP_FIELD,
+        untick_field=UNTICK_FIELD,
+        script_nonce=script_nonce(),
         token_field=FORM_TOKEN_FIELD,
         token=form_token(session),
         picker_url=url_for("lti.session_page", launch_id=session.launch_id),
@@ -247,9 +314,15 @@ def _deep_linking_launch(service: BadgeService, session: LaunchSession) -> DeepL
 
 def picker_page(service: BadgeService, session: LaunchSession) -> Response:
     """The page a deep-linking request opens: the catalogue to choose from, filtered by the
-    query string."""
+    query string, with the items chosen so far (its ``choice`` parameters) ticked."""
     launch = _deep_linking_launch(service, session)
-    return _render_picker(service, session, launch, PickerSearch.from_values(request.args))
+    return _render_picker(
+        service,
+        session,
+        launch,
+        PickerSearch.from_values(request.args),
+        chosen=request.args.getlist(CHOICE_FIELD),
+    )
 
 
 # -- the choice --------------------------------------------------------------------------------
@@ -302,16 +375,43 @@ def chosen_items(
     return items
 
 
+def carried_choice(form: MultiDict[str, str], *, multiple: bool) -> list[str]:
+    """The values of everything the sent picker form has chosen: the items chosen earlier
+    that the results did not show (``kept``), then the boxes ticked in the results, less the
+    one whose *Untick* was pressed. Where the platform takes one item, a newly ticked one
+    replaces the one kept."""
+    ticked = form.getlist(CHOICE_FIELD)
+    kept = form.getlist(KEPT_FIELD)
+    values = [*kept, *ticked] if multiple or not ticked else ticked
+    untick = form.get(UNTICK_FIELD)
+    return [value for value in values if value != untick][: MAX_CHOICES + 1]
+
+
+def _picker_again(session: LaunchSession, search: PickerSearch, values: list[str]) -> Response:
+    """303 to the picker with ``search``'s filters and the choice ``values`` in its query
+    string (POST → redirect → GET: a reload asks nothing)."""
+    fields = [*search.fields(), *((CHOICE_FIELD, value) for value in dict.fromkeys(values))]
+    url = url_for("lti.session_page", launch_id=session.launch_id)
+    return cast(Response, redirect(f"{url}?{urlencode(fields)}" if fields else url, code=303))
+
+
 @blueprint.post("/")
 def choose(launch_id: str) -> Response:
-    """The teacher's choice: checked, then the page that posts the signed deep-linking
-    response back to the platform; with a problem, the picker again saying what it is."""
+    """The picker form: with *Search*, *Show everything* or an *Untick*, the picker again
+    with the new filters and the choice so far; else the choice, checked, then the page that
+    posts the signed deep-linking response back to the platform; with a problem, the picker
+    again saying what it is."""
     service = badge_service()
     session = load_session(service, launch_id)
     require_form_token(session, request.form.get(FORM_TOKEN_FIELD))
     launch = _deep_linking_launch(service, session)
-    values = request.form.getlist(CHOICE_FIELD)[: MAX_CHOICES + 1]
+    values = carried_choice(request.form, multiple=launch.settings.accept_multiple)
     search = PickerSearch.from_values(request.form)
+    step = request.form.get(STEP_FIELD, "")
+    if step == "everything":
+        return _picker_again(session, PickerSearch.from_values({}), values)
+    if step == "search" or UNTICK_FIELD in request.form:
+        return _picker_again(session, search, values)
     try:
         items = chosen_items(
             service, chosen_values(values), multiple=launch.settings.accept_multiple
@@ -335,9 +435,15 @@ def choose(launch_id: str) -> Response:
 
 __all__ = [
     "CHOICE_FIELD",
+    "KEPT_FIELD",
+    "STEP_FIELD",
+    "UNTICK_FIELD",
     "ChoiceRefused",
+    "ChosenEntry",
     "PickerSearch",
     "blueprint",
+    "carried_choice",
+    "chosen_entries",
     "chosen_items",
     "chosen_values",
     "picker_page",

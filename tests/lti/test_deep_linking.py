@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -169,8 +170,9 @@ class Picker:
     def choice_form(self, page: Any) -> dict[str, Any]:
         [form] = [f for f in html_forms(page.get_data(as_text=True)) if f["method"] == "post"]
         assert CHOOSE_PATH.match(form["action"]), form["action"]
-        # Only the hidden fields: the choices are the test's to make.
-        form["fields"].pop("choice", None)
+        # Only the launch's token: the choices are the test's to make (the filters and the
+        # buttons of the same form are left out too: sent without them, it adds).
+        form["fields"] = {"launch_token": form["fields"]["launch_token"]}
         return form
 
     def choose(self, *values: str, token: str | None = None) -> Any:
@@ -648,3 +650,204 @@ def test_items_can_be_added_outside_a_course(shop: tuple[LtiSite, Catalogue]) ->
     answer = picker.choose(f"activity:{ids.roofs}")
     claims = site.platform.validate_deep_linking_response(returned_form(answer)["fields"]["JWT"])
     assert [i["custom"] for i in claims[CLAIM_DL_CONTENT_ITEMS]] == [{"activity": ids.roofs}]
+
+
+# -- the choice kept across changes of filter ----------------------------------------------------
+
+
+class _PickerFormParser(HTMLParser):
+    """The picker form's controls as a browser sees them: every input with its type, name,
+    value and whether it is ticked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "input":
+            self.inputs.append(dict(attrs))
+
+
+@dataclass
+class PickerForm:
+    """The picker page's one form, filled in and sent as a browser without JavaScript does:
+    its hidden fields, the boxes ticked (those the page ticked and the test's), the filters
+    the test sets and the button pressed."""
+
+    picker: Picker
+    page: Any
+
+    def inputs(self) -> list[dict[str, str | None]]:
+        parser = _PickerFormParser()
+        parser.feed(self.page.get_data(as_text=True))
+        return parser.inputs
+
+    def kept(self) -> list[str]:
+        """The items chosen earlier that travel as hidden fields."""
+        return [str(i["value"]) for i in self.inputs() if i.get("name") == "kept"]
+
+    def ticked(self) -> list[str]:
+        """The boxes the page shows ticked."""
+        return [
+            str(i["value"]) for i in self.inputs() if i.get("name") == "choice" and "checked" in i
+        ]
+
+    def send(
+        self,
+        *,
+        tick: tuple[str, ...] = (),
+        untick: tuple[str, ...] = (),
+        button: tuple[str, str] | None = None,
+        **filters: str,
+    ) -> PickerForm | Any:
+        """Tick and untick boxes, set ``filters``, press ``button`` (name, value; none: the
+        add button). A search comes back as the picker again (after its redirect); an add as
+        the tool's answer."""
+        fields = [
+            (str(i["name"]), str(i["value"]))
+            for i in self.inputs()
+            if i.get("type") == "hidden" and i.get("name")
+        ]
+        offered = {str(i["value"]) for i in self.inputs() if i.get("name") == "choice"}
+        assert set(tick) <= offered, (tick, offered)
+        boxes = [v for v in dict.fromkeys([*self.ticked(), *tick]) if v not in untick]
+        fields += [("choice", value) for value in boxes]
+        fields += list(filters.items())
+        if button:
+            fields.append(button)
+        action = self.picker.session_path + "/pick/"
+        answer = self.picker.browser.post(
+            action, data=urlencode(fields), content_type="application/x-www-form-urlencoded"
+        )
+        if button is None:
+            return answer
+        assert answer.status_code == 303, page_text(answer)
+        location = urlsplit(answer.headers["Location"])
+        assert location.path == self.picker.session_path
+        page = self.picker.browser.get(location.path, query_string=location.query)
+        assert page.status_code == 200, page_text(page)
+        return PickerForm(self.picker, page)
+
+
+def chosen_list(page: Any) -> list[str]:
+    """The titles under "Chosen (n)", with n."""
+    body = page.get_data(as_text=True)
+    count = re.search(r'<span class="picker-count">(\d+)</span>', body)
+    assert count
+    titles = re.findall(r'<span class="picker-chosen-title">([^<]+)</span>', body)
+    assert int(count.group(1)) == len(titles)
+    return titles
+
+
+SEARCH = ("step", "search")
+
+
+def test_what_was_ticked_stays_chosen_through_searches_and_all_of_it_is_sent(
+    shop: tuple[LtiSite, Catalogue],
+) -> None:
+    """A teacher ticks two items, searches for a third and ticks it: the platform gets all
+    three, once each, also when an earlier choice shows up again in a later search."""
+    site, ids = shop
+    platform = site.platform
+    picker = open_picker(site)
+    form = PickerForm(picker, picker.show())
+    assert chosen_list(form.page) == []
+
+    # Ticked on the whole list, then a search for roofs: neither ticked item is shown, both
+    # stay chosen (listed, carried as hidden fields).
+    form = form.send(
+        tick=(f"activity:{ids.photo}", f"activity:{ids.debate}"), q="daken", button=SEARCH
+    )
+    assert shown_titles(form.page) == {"Groene daken tellen", "Stad in beeld"}
+    assert chosen_list(form.page) == ["Fotografeer Feijenoord", "Online debatclub"]
+    assert form.kept() == [f"activity:{ids.photo}", f"activity:{ids.debate}"]
+    assert re.search(r"Chosen \(\s*2\s*\)", page_text(form.page))
+
+    # Tick the roofs, then search on location: the photo walk is shown again, ticked (and not
+    # carried twice); the debate (online) stays kept.
+    form = form.send(tick=(f"activity:{ids.roofs}",), mode="offline", button=SEARCH)
+    assert shown_titles(form.page) == {
+        "Fotografeer Feijenoord",
+        "Groene daken tellen",
+        "Stad in beeld",
+    }
+    assert set(form.ticked()) == {f"activity:{ids.photo}", f"activity:{ids.roofs}"}
+    assert form.kept() == [f"activity:{ids.debate}"]
+    assert sorted(chosen_list(form.page)) == [
+        "Fotografeer Feijenoord",
+        "Groene daken tellen",
+        "Online debatclub",
+    ]
+
+    # Add a playlist too; the platform validates the signed response: every choice, once.
+    before = len(platform.deep_linking_responses)
+    answer = form.send(tick=(f"playlist:{ids.route}",))
+    assert answer.status_code == 200, page_text(answer)
+    claims = platform.validate_deep_linking_response(returned_form(answer)["fields"]["JWT"])
+    sent_items = [item["custom"] for item in claims[CLAIM_DL_CONTENT_ITEMS]]
+    assert sorted(sent_items, key=str) == sorted(
+        [
+            {"activity": ids.photo},
+            {"activity": ids.roofs},
+            {"activity": ids.debate},
+            {"playlist": ids.route},
+        ],
+        key=str,
+    )
+    assert len(platform.deep_linking_responses) == before + 1  # one response holds them all
+
+
+def test_an_item_can_be_unticked_where_the_search_does_not_show_it(
+    shop: tuple[LtiSite, Catalogue],
+) -> None:
+    """Without JavaScript the chosen list's *Untick* sends the form: the item is no longer
+    chosen, the others and the filters stay; "Show everything" keeps the choice too."""
+    site, ids = shop
+    picker = open_picker(site, teacher_launch("nl-NL"), language="nl")
+    form = PickerForm(picker, picker.show())
+    form = form.send(
+        tick=(f"activity:{ids.photo}", f"playlist:{ids.online_route}"),
+        city="Utrecht",
+        button=SEARCH,
+    )
+    text = page_text(form.page)
+    assert re.search(r"Gekozen \(\s*2\s*\)", text) and "Vinkje weghalen" in text, text
+    form = form.send(button=("untick", f"activity:{ids.photo}"), city="Utrecht")
+    assert chosen_list(form.page) == ["Debatteren leer je online"]
+    assert shown_titles(form.page) == {"Groene daken tellen", "Stad in beeld"}
+    form = form.send(button=("step", "everything"), city="Utrecht")
+    assert len(shown_titles(form.page)) == 5
+    assert form.ticked() == [f"playlist:{ids.online_route}"] and form.kept() == []
+    answer = form.send()
+    claims = site.platform.validate_deep_linking_response(returned_form(answer)["fields"]["JWT"])
+    assert [i["custom"] for i in claims[CLAIM_DL_CONTENT_ITEMS]] == [{"playlist": ids.online_route}]
+
+
+def test_a_search_needs_the_launch_form_token(shop: tuple[LtiSite, Catalogue]) -> None:
+    site, ids = shop
+    picker = open_picker(site)
+    answer = picker.browser.post(
+        picker.session_path + "/pick/",
+        data={"step": "search", "choice": f"activity:{ids.photo}", "launch_token": "forged"},
+    )
+    assert_readable_refusal(answer)
+
+
+def test_a_choice_in_the_address_that_names_nothing_is_left_out(
+    shop: tuple[LtiSite, Catalogue],
+) -> None:
+    site, ids = shop
+    picker = open_picker(site)
+    page = picker.browser.get(
+        picker.session_path,
+        query_string=[
+            ("choice", "activity:no-such-thing"),
+            ("choice", "video:1"),
+            ("choice", f"activity:{ids.debate}"),
+            ("choice", f"activity:{ids.debate}"),
+            ("q", "daken"),
+        ],
+    )
+    assert page.status_code == 200
+    assert chosen_list(page) == ["Online debatclub"]
+    assert PickerForm(picker, page).kept() == [f"activity:{ids.debate}"]
