@@ -417,12 +417,21 @@ def class_view(service: BadgeService, session: LaunchSession, item: CourseItem) 
         # The platform's current list is missing: add the students known from their launches
         # of this course's items.
         listed_ids = {m.user_id for m in listed.members}
-        for learner_public_id, user_id in learners.of_lti_course(
-            item.deployment, session.context_id
-        ):
+        launched = learners.of_lti_course(item.deployment, session.context_id)
+        # Their learners read at once by LMS identity; one that answers as another learner
+        # than the launch recorded (a rare identity mix-up) is read by itself.
+        by_user = learners.find_lms_users(
+            item.platform.learner_platform, [user_id for _learner, user_id in launched]
+        )
+        for learner_public_id, user_id in launched:
             if user_id in listed_ids or learner_public_id in seen_learners:
                 continue
-            learner = learners.get(learner_public_id)
+            found = by_user.get(user_id)
+            learner = (
+                found
+                if found is not None and found.public_id == learner_public_id
+                else learners.get(learner_public_id)
+            )
             email = learners.primary_email(learner)
             seen_learners.add(learner_public_id)
             rows.append(
@@ -436,33 +445,37 @@ def class_view(service: BadgeService, session: LaunchSession, item: CourseItem) 
                     can_receive=email is not None,
                 )
             )
-    badges = learners.badges_of_many(r.learner_public_id for r in rows if r.learner_public_id)
+    class_learners = [r.learner_public_id for r in rows if r.learner_public_id]
+    badges = learners.badges_of_many(class_learners)
+    evidence = service.evidence.of_learners(class_learners, item.evidence_activity_ids)
     for row in rows:
         if row.learner_public_id is not None:
-            _fill_state(service, item, row, badges.get(row.learner_public_id, []))
+            _fill_state(
+                service,
+                item,
+                row,
+                badges.get(row.learner_public_id, []),
+                evidence.get(row.learner_public_id, []),
+            )
             row.grade = (grades or {}).get(row.learner_public_id)
     return ClassView(listed, tuple(rows), grades is not None)
 
 
 def _fill_state(
-    service: BadgeService, item: CourseItem, row: StudentRow, badges: Sequence[BadgeView]
+    service: BadgeService,
+    item: CourseItem,
+    row: StudentRow,
+    badges: Sequence[BadgeView],
+    evidence: Sequence[EvidenceView],
 ) -> None:
+    """The row's state from the student's badges and their evidence for this item (newest
+    first), both read for the whole class at once."""
     assert row.learner_public_id is not None
     row.held = frozenset(b.achievement_public_id for b in badges if not b.revoked)
     badge_id = item.achievement_public_id
     own = [b for b in badges if b.achievement_public_id == badge_id] if badge_id else []
     earned = next((b for b in own if not b.revoked), None)
     revoked = next((b for b in own if b.revoked), None)
-    wanted = item.evidence_activity_ids
-    evidence = (
-        [
-            e
-            for e in service.evidence.of_learner(row.learner_public_id)
-            if e.activity_public_id in wanted
-        ]
-        if wanted
-        else []
-    )
     row.pending = sorted(
         (e for e in evidence if e.status == "pending"), key=lambda e: e.submitted_at
     )
