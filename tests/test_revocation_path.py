@@ -48,17 +48,19 @@ def test_cli_revoke_clears_the_lms_grade_frees_the_slot_and_tells_the_learner(
     learner, link = school.launch(ben, activity=school.world.activity)
     award_id = award(school, learner, school.world.photo, "t-1")
     school.deliver()
-    [credential] = school.service.learners.badges_of(learner)
+    [badge] = school.service.learners.badges_of(learner)
+    credential_id = badge.credential_id
+    assert credential_id is not None
 
     reason = "Awarded to the wrong student."
-    assert main(["revoke", credential.credential_id, "--reason", reason]) == EXIT_OK
-    assert f"Revoked: {credential.credential_id}" in capsys.readouterr().out
+    assert main(["revoke", credential_id, "--reason", reason]) == EXIT_OK
+    assert f"Revoked: {credential_id}" in capsys.readouterr().out
     with school.service.sessions() as session:
         slot = session.get(AwardRecord, award_id)
         assert slot is not None and slot.active_key is None
         told = session.scalar(
             select(OutboxRecord.payload).where(
-                OutboxRecord.dedupe_key == f"notification:revoke:{credential.credential_id}"
+                OutboxRecord.dedupe_key == f"notification:revoke:{credential_id}"
             )
         )
     assert told is not None and reason in told["message"]
@@ -73,7 +75,7 @@ def test_cli_revoke_clears_the_lms_grade_frees_the_slot_and_tells_the_learner(
         None,
     )
     # Revoking again from the CLI changes nothing and sends nothing.
-    assert main(["revoke", credential.credential_id]) == EXIT_OK
+    assert main(["revoke", credential_id]) == EXIT_OK
     assert school.deliver() == 0 and len(school.scores(ben)) == 2
 
 
@@ -114,8 +116,9 @@ def test_after_a_merge_an_award_reaches_the_columns_the_merged_away_learner_laun
     assert_full_marks(old_score, old_mila)
     assert list(school.service.lti_grades.status_of(link)) == [kept]
 
-    [credential] = school.service.learners.badges_of(kept)
-    school.service.awarding.revoke(credential.credential_id, "Given by mistake.")
+    [badge] = school.service.learners.badges_of(kept)
+    assert badge.credential_id is not None
+    school.service.awarding.revoke(badge.credential_id, "Given by mistake.")
     school.deliver()
     assert "scoreGiven" not in school.scores(mila)[-1]
     assert "scoreGiven" not in school.scores(old_mila)[-1]
