@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from core.service import BadgeService
 from lti_tool.lti import teacher_class
 from tests.lti.conftest import page_text, site_on
-from tests.lti.test_teacher_pages import Classroom, class_rows, make_catalogue, pupil
+from tests.lti.test_teacher_pages import ISSUER, Classroom, class_rows, make_catalogue, pupil
 from tests.lti_platform import CourseContext, PlatformUser, TestPlatform, instructor
 
 SMALL_COURSE = CourseContext(id="course-small", label="CKV-1", title="CKV klein")
@@ -125,3 +126,53 @@ def test_a_teacher_page_costs_the_same_statements_for_3_and_for_30_students(
         assert page.get_data(as_text=True).count("Download fotos.pdf") == waiting
         assert "Waiting to be sent" in page_text(page)
     assert (large_launch, large_reload) == (small_launch, small_reload)
+
+
+def test_a_class_evidence_read_at_once_is_what_each_student_handed_in_for_the_item(
+    service: BadgeService,
+) -> None:
+    """:meth:`EvidenceReview.of_learners` gives each learner what :meth:`of_learner` gives,
+    kept to the item's activities (here a playlist's two): texts, links and files with their
+    size, reviews, the credential an approval awarded; a merged learner's id answers with the
+    learner they were merged into, unknown ids are left out."""
+    catalogue = make_catalogue(service)
+    second_step = service.catalogue.create_activity(
+        ISSUER,
+        title="Stadsfotograaf: Delfshaven",
+        description="Photograph Delfshaven.",
+        achievement_public_id=catalogue.badge.public_id,
+        city="Rotterdam",
+        completion_mode="evidence_peer",
+    )
+    learners, evidence = service.learners, service.evidence
+    anna, bram, chloe, dewi = (
+        learners.find_or_create(email=f"{name}@school.example", email_verified=True).public_id
+        for name in ("anna", "bram", "chloe", "dewi")
+    )
+    first = catalogue.activity.public_id
+    approved = evidence.submit(anna, first, file_name="fotos.pdf", file_data=PDF)
+    evidence.review(approved.public_id, approve=True, reviewer="organiser@rotterdam.example")
+    evidence.submit(anna, second_step.public_id, url="https://photos.example/anna")
+    rejected = evidence.submit(bram, second_step.public_id, text="Een foto.")
+    evidence.review(
+        rejected.public_id, approve=False, reviewer="peer@school.example", comment="Meer!"
+    )
+    evidence.submit(bram, first, text="Vijf foto's.")
+    evidence.submit(dewi, first, text="Dewi's foto's.")
+    learners.merge(dewi, chloe)  # Dewi and Chloé are one person: Chloé
+    item = {first, second_step.public_id}
+
+    found = evidence.of_learners([anna, bram, chloe, dewi, "no-such-learner"], item)
+
+    expected = {
+        learner: [e for e in evidence.of_learner(learner) if e.activity_public_id in item]
+        for learner in (anna, bram, chloe, dewi)
+    }
+    assert found == expected
+    assert [len(found[who]) for who in (anna, bram, chloe, dewi)] == [2, 2, 1, 1]
+    [anna_file] = [e for e in found[anna] if e.kind == "file"]
+    assert anna_file.file_size == len(PDF) and anna_file.credential_id is not None
+    assert found[dewi][0].learner_public_id == chloe
+    # Only the item's activities count; nobody asked, nothing read.
+    assert evidence.of_learners([anna], [second_step.public_id]) == {anna: found[anna][:1]}
+    assert evidence.of_learners([], item) == {} == evidence.of_learners([anna], [])
