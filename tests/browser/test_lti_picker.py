@@ -196,3 +196,111 @@ def test_the_picker_works_inside_the_lms_frame(teacher_page: Any, picker_site: P
     assert [i["custom"] for i in response[CLAIM_DL_CONTENT_ITEMS]] == [
         {"playlist": ids.online_route}
     ]
+
+
+def chosen_heading(language: str, count: int) -> str:
+    return f"{words(language, 'Chosen')} ({count})"
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_ticks_stay_chosen_when_the_teacher_searches_again(
+    teacher_page: Any, picker_site: PickerSite, language: str
+) -> None:
+    """Two activities ticked, a search for a third, ticked too: the "Chosen" list follows
+    every tick as it happens, keeps the first two while the search hides them, and the
+    platform gets all three, once each. An item is unticked from the list."""
+    page, platform, ids = teacher_page, picker_site.platform, picker_site.catalogue
+    launch_in_browser(page, picker_site, language, javascript=True)
+    heading = page.locator("#chosen-heading")
+    chosen = page.locator(".picker-chosen-title")
+    expect(heading).to_have_text(chosen_heading(language, 0))
+    page.get_by_role("checkbox", name="Fotografeer Feijenoord").check()
+    page.get_by_role("checkbox", name="Online debatclub").check()
+    expect(heading).to_have_text(chosen_heading(language, 2))
+    expect(chosen).to_have_text(["Fotografeer Feijenoord", "Online debatclub"])
+
+    # A search that shows neither: both stay chosen (listed, and sent with the form).
+    page.get_by_label(words(language, "Words"), exact=True).fill("daken")
+    with sent(page):
+        page.get_by_role("button", name=words(language, "Search"), exact=True).click()
+    check_page(page, language)
+    expect(page.locator(".picker-item label")).to_have_text(
+        ["Groene daken tellen", "Stad in beeld"]
+    )
+    expect(heading).to_have_text(chosen_heading(language, 2))
+    expect(chosen).to_have_text(["Fotografeer Feijenoord", "Online debatclub"])
+    expect(page.locator(".picker-chosen")).to_contain_text(words(language, "not in this search"))
+
+    # Tick two more, then untick the playlist from the chosen list: its box is unticked too.
+    page.get_by_role("checkbox", name="Groene daken tellen").check()
+    route = page.get_by_role("checkbox", name="Stad in beeld")
+    route.check()
+    expect(heading).to_have_text(chosen_heading(language, 4))
+    shoot(page, f"lti-picker-chosen-across-searches-{language}")
+    untick = words(language, "Untick %(title)s").replace("%(title)s", "Stad in beeld")
+    page.get_by_role("button", name=untick).click()
+    expect(route).not_to_be_checked()
+    expect(heading).to_have_text(chosen_heading(language, 3))
+    expect(heading).to_be_focused()
+    expect(chosen).to_have_text(
+        ["Fotografeer Feijenoord", "Online debatclub", "Groene daken tellen"]
+    )
+
+    with page.expect_request(platform.deep_link_return_url):
+        page.get_by_role(
+            "button", name=words(language, "Add the chosen items to the course")
+        ).click()
+    expect(page).to_have_url(platform.deep_link_return_url)
+    expect(page.locator("body")).to_contain_text("Content added.")
+    [response] = platform.deep_linking_responses
+    items = [item["custom"] for item in response[CLAIM_DL_CONTENT_ITEMS]]
+    assert items == [{"activity": ids.photo}, {"activity": ids.debate}, {"activity": ids.roofs}]
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_no_js_ticks_stay_chosen_when_the_teacher_searches_again(
+    teacher_page: Any, picker_site: PickerSite, language: str
+) -> None:
+    """Without JavaScript the search sends the ticks along: the picker comes back with them
+    listed, an item unticks with its button, and all that is left reaches the platform."""
+    page, platform, ids = teacher_page, picker_site.platform, picker_site.catalogue
+    launch_in_browser(page, picker_site, language, javascript=False)
+    page.get_by_role("checkbox", name="Fotografeer Feijenoord").check()
+    page.get_by_role("checkbox", name="Debatteren leer je online").check()
+    page.get_by_label(words(language, "City"), exact=True).select_option("Utrecht")
+    with sent(page):
+        page.get_by_role("button", name=words(language, "Search"), exact=True).click()
+    check_page(page, language)
+    expect(page.locator(".picker-item label")).to_have_text(
+        ["Groene daken tellen", "Stad in beeld"]
+    )
+    expect(page.locator("#chosen-heading")).to_have_text(chosen_heading(language, 2))
+    expect(page.locator(".picker-chosen-title")).to_have_text(
+        ["Fotografeer Feijenoord", "Debatteren leer je online"]
+    )
+
+    # Tick one more; untick the playlist (a round trip keeps the new tick and the filter).
+    page.get_by_role("checkbox", name="Groene daken tellen").check()
+    untick = words(language, "Untick %(title)s").replace("%(title)s", "Debatteren leer je online")
+    with sent(page):
+        page.get_by_role("button", name=untick).click()
+    check_page(page, language)
+    expect(page.locator(".picker-item label")).to_have_text(
+        ["Groene daken tellen", "Stad in beeld"]
+    )
+    expect(page.get_by_role("checkbox", name="Groene daken tellen")).to_be_checked()
+    expect(page.locator(".picker-chosen-title")).to_have_text(
+        ["Fotografeer Feijenoord", "Groene daken tellen"]
+    )
+    shoot(page, f"lti-picker-chosen-no-js-{language}")
+
+    with sent(page):
+        page.get_by_role(
+            "button", name=words(language, "Add the chosen items to the course")
+        ).click()
+    with sent(page):
+        page.get_by_role("button", name=words(language, "Continue to the course")).click()
+    expect(page.locator("body")).to_contain_text("Content added.")
+    [response] = platform.deep_linking_responses
+    items = [item["custom"] for item in response[CLAIM_DL_CONTENT_ITEMS]]
+    assert items == [{"activity": ids.photo}, {"activity": ids.roofs}]
