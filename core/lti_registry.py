@@ -1431,13 +1431,19 @@ class LtiRegistry:
     def _key_set_cache_key(platform: PlatformView) -> str:
         return f"jwks:{platform.public_id}"
 
-    def platform_key_set(self, platform: PlatformView) -> dict[str, Any]:
+    def platform_key_set(self, platform: PlatformView, *, shared: bool = False) -> dict[str, Any]:
         """The platform's public keys: its static key set, else its key set URL's document
-        (fetched through the guarded client, reused for an hour, shared by the workers)."""
+        (fetched through the guarded client, reused for an hour, shared by the workers).
+        Each worker keeps them a few seconds too (every launch needs them); ``shared`` reads
+        the workers' shared copy, which another worker may have refetched since."""
         if platform.key_set is not None and not platform.key_set_url:
             return platform.key_set
+        remembered = None if shared else self._memory.get(("key-set", platform.public_id))
+        if isinstance(remembered, dict):
+            return remembered
         cached = self.launch_cache.get(self._key_set_cache_key(platform))
         if isinstance(cached, dict):
+            self._memory.put(("key-set", platform.public_id), cached)
             return cached
         return self._fetch_key_set(platform)
 
@@ -1470,6 +1476,7 @@ class LtiRegistry:
         keys = [k for k in document["keys"] if isinstance(k, dict)]
         key_set = {"keys": keys}
         self.launch_cache.put(self._key_set_cache_key(platform), key_set, KEY_SET_TTL_SECONDS)
+        self._memory.put(("key-set", platform.public_id), key_set)
         return key_set
 
     # -- records ------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from core.storage import (
     IssuerRecord,
     StatusListRecord,
     make_engine,
+    read_engine,
     upgrade_database,
     utcnow,
     write_engine,
@@ -171,7 +172,7 @@ class BadgeService:
     ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(read_engine(self.engine), expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine(self.engine), expire_on_commit=False)
         self.fetcher = fetcher
         self._create_kek = create_kek

@@ -523,6 +523,17 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def read_engine(engine: Engine) -> Engine:
+    """The engine for read-only sessions. On PostgreSQL they run in autocommit: each read is
+    its own statement-level snapshot, and a session costs no ``BEGIN``/``ROLLBACK`` round
+    trips (two per page section otherwise: a launched page reads in several). Reads that must
+    see one snapshot go through :func:`transaction`. SQLite's ``BEGIN`` costs no round trip,
+    and its deferred read transaction keeps WAL's snapshot, so it is left as it is."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def write_engine(engine: Engine) -> Engine:
     """The engine for read-write transactions (SQLite: ``BEGIN IMMEDIATE``)."""
     return engine.execution_options(sqlite_begin="IMMEDIATE")

@@ -5,9 +5,9 @@ gaps. Everything LTI in this app goes through :class:`HardenedOIDCLogin`,
 The gaps, each closed here and each with a test in ``tests/test_lti_launch_units.py``:
 
 * an id_token without ``exp`` or ``iat`` was accepted → both are required;
-* a replayed nonce was accepted (nonces were checked, never used up) → a nonce is taken out of
-  the shared launch cache when checked, so it works once; it must also be the nonce issued with
-  the launch's ``state``;
+* a replayed nonce was accepted (nonces were checked, never used up) → the nonce lives in its
+  state's record in the shared launch cache, the launch takes that record out (once), and the
+  id_token's nonce must be the one issued with the launch's ``state``: it works once;
 * an ``aud`` array was read as ``aud[0]`` and ``azp`` ignored → ``aud`` must contain our client
   id, and when it holds several values ``azp`` must be our client id;
 * validation errors could surface as 500s → every problem becomes :class:`LaunchRefused`, a 4xx
@@ -270,12 +270,12 @@ class SharedSessionService(SessionService):
         return self._cache.get(f"launch:{key}")
 
     def save_nonce(self, nonce: str) -> None:
-        """Remember a nonce we sent to the platform."""
-        self._cache.put(f"nonce:{nonce}", True, STATE_TTL_SECONDS)
+        """Nothing: a nonce lives in its state's record (see ``validate_nonce``)."""
 
     def check_nonce(self, nonce: str) -> bool:
-        """True once for a nonce we sent: checking uses it up (a replay finds nothing)."""
-        return self._cache.take(f"nonce:{nonce}") is not None
+        """Never: pylti1p3 answered True for any nonce seen before, again and again. A nonce
+        is checked against its state's record, which is taken once (``validate_nonce``)."""
+        return False
 
     def save_state_params(self, state: str, params: Mapping[str, Any]) -> None:
         """Remember what the login initiation for ``state`` was about."""
@@ -534,7 +534,6 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
                 "storage": None if storage is None else storage.as_dict(),
             },
         )
-        session_service.save_nonce(nonce)
         self._cookie_service.set_cookie(state, state, STATE_TTL_SECONDS)
         parameters = {
             "scope": "openid",
@@ -847,13 +846,13 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
         nonce = self._get_jwt_body().get("nonce")
         if not isinstance(nonce, str) or not nonce:
             raise LaunchRefused("The id_token has no nonce.", reason="no-nonce")
+        # The state's record was taken out of the launch cache (validate_state): its nonce
+        # serves this one launch, and a replay finds neither the state nor the nonce.
         expected = (self._state_record or {}).get("nonce")
         if not isinstance(expected, str) or not hmac.compare_digest(nonce, expected):
             raise LaunchRefused(
                 "The id_token's nonce is not the one this login sent.", reason="unknown-nonce"
             )
-        if not self._session_service.check_nonce(nonce):
-            raise LaunchRefused("The id_token's nonce was used before.", reason="replayed-nonce")
         return self
 
     # -- registration, audience, signature ----------------------------------------------------
@@ -972,6 +971,9 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
     def _platform_key(self, platform: PlatformView, kid: str) -> dict[str, Any]:
         registry: LtiRegistry = self._tool_config.registry
         key = _key_with_id(registry.platform_key_set(platform), kid)
+        if key is None:
+            # Another worker may have fetched the platform's new keys already.
+            key = _key_with_id(registry.platform_key_set(platform, shared=True), kid)
         if key is None:
             # The platform may have rotated its key: fetch its keys again (rate-limited).
             refreshed = registry.refetch_platform_key_set(platform)

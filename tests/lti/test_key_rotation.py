@@ -169,3 +169,23 @@ def test_the_redis_launch_cache_holds_the_login_state(
             connection.delete(*keys)
         connection.close()
         service.engine.dispose()
+
+
+def test_a_key_rotation_refetched_by_one_worker_is_seen_by_the_other(
+    two_workers: tuple[WorkerSwitch, TestPlatform, list[Any]],
+) -> None:
+    # Each worker keeps the platform's keys in memory for a few seconds. When the other worker
+    # has just refetched them (and the refetch is rate-limited), the first one must read the
+    # shared copy instead of refusing the rotated key.
+    switch, platform, _ = two_workers
+    browser = ToolBrowser(Client(switch), platform, TOOL_BASE_URL)
+    for worker in (0, 1):
+        switch.current = worker
+        assert_launched(browser.launch(Launch(student())))
+    platform.rotate_key()
+    switch.current = 1
+    assert_launched(browser.launch(Launch(student())))
+    fetches = jwks_fetches(platform)
+    switch.current = 0
+    assert_launched(browser.launch(Launch(student())))
+    assert jwks_fetches(platform) == fetches  # worker 0 used the keys worker 1 fetched
