@@ -551,7 +551,11 @@ def test_another_web_worker_answers_the_choice(
                 "Fotografeer Feijenoord",
                 "Stad in beeld",
             }
-            answer = picker.choose(f"activity:{ids.photo}", f"playlist:{ids.online_route}")
+            # Ticked, then another search (the choice travels through the redirect), ticked.
+            form = PickerForm(picker, picker.show(city="Rotterdam"))
+            form = form.send(tick=(f"activity:{ids.photo}",), q="debat", button=SEARCH)
+            assert form.kept() == [f"activity:{ids.photo}"]
+            answer = form.send(tick=(f"playlist:{ids.online_route}",))
             assert answer.status_code == 200, page_text(answer)
             claims = platform.validate_deep_linking_response(returned_form(answer)["fields"]["JWT"])
             assert [i["custom"] for i in claims[CLAIM_DL_CONTENT_ITEMS]] == [
