@@ -1258,6 +1258,31 @@ class Catalogue:
             )
             return self._activity_view(record, issuer, achievement)
 
+    # -- what launched course items show, kept a few seconds by each worker ------------------
+
+    def recent_activity(self, public_id: str) -> ActivityView:
+        """:meth:`get_activity` as this worker read it at most a few seconds ago (a class
+        launching one course item reads the same activity; a change made elsewhere shows
+        within :data:`~core.worker_memory.WORKER_MEMORY_SECONDS`)."""
+        return self._service.recent_reads.remembered(
+            ("activity", public_id), ActivityView, lambda: self.get_activity(public_id)
+        )
+
+    def recent_playlist(self, public_id: str) -> PlaylistView:
+        """:meth:`get_playlist`, kept as :meth:`recent_activity` is."""
+        return self._service.recent_reads.remembered(
+            ("playlist", public_id), PlaylistView, lambda: self.get_playlist(public_id)
+        )
+
+    def recent_achievement_json(self, public_id: str) -> dict[str, Any]:
+        """:meth:`achievement_json` without endorsements, kept as :meth:`recent_activity` is
+        (shared: read it, do not change it)."""
+        return self._service.recent_reads.remembered(
+            ("achievement-json", public_id),
+            dict,
+            lambda: self.achievement_json(public_id, include_endorsements=False),
+        )
+
     def _activity_record(self, session: Session, public_id: str) -> ActivityRecord:
         record = session.scalar(select(ActivityRecord).where(ActivityRecord.public_id == public_id))
         if record is None:

@@ -360,6 +360,26 @@ class EvidenceReview:
             ).all()
             return [self._view(session, r) for r in records]
 
+    @staticmethod
+    def of_learner_in_session(
+        session: Session, learner_id: int, activity_public_ids: Iterable[str]
+    ) -> list[EvidenceView]:
+        """What the learner with the (live) record id ``learner_id`` handed in for
+        ``activity_public_ids``, newest first, in the caller's session: one query (a launched
+        course item's page)."""
+        activities = sorted({a for a in activity_public_ids if isinstance(a, str) and a})
+        if not activities:
+            return []
+        rows = session.execute(
+            _evidence_rows()
+            .where(
+                EvidenceRecord.learner_id == learner_id,
+                ActivityRecord.public_id.in_(activities),
+            )
+            .order_by(EvidenceRecord.id.desc())
+        ).all()
+        return [_evidence_view(*row) for row in rows]
+
     def of_learners(
         self, learner_public_ids: Iterable[str], activity_public_ids: Iterable[str]
     ) -> dict[str, list[EvidenceView]]:

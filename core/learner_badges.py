@@ -12,6 +12,7 @@ Reached as ``service.learner_badges``; callers get frozen views, never ORM rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
@@ -37,6 +38,7 @@ from core.storage import (
 )
 
 if TYPE_CHECKING:
+    from core.evidence import EvidenceView
     from core.service import BadgeService
 
 VISIBILITIES: Final = ("public", "private")
@@ -100,6 +102,15 @@ class LearnerCredential:
 
 
 @dataclass(frozen=True)
+class CourseItemHoldings:
+    """A learner's credentials and evidence, as a launched course item's page shows them."""
+
+    learner_public_id: str
+    credentials: list[LearnerCredential]
+    evidence: list[EvidenceView]
+
+
+@dataclass(frozen=True)
 class AccountErasure:
     """What erasing a learner's data did: the learner's erasure, and whether their log-in
     account went too (learner accounts do; an organiser's work account stays, unlinked)."""
@@ -120,41 +131,50 @@ class LearnerBadges:
     def credential_facts(self, credential_id: str) -> CredentialFacts:
         """The credential with its holder, share setting and evidence; :class:`NotFound` if it
         was not issued here."""
+        found = self.credential_facts_of([credential_id])
+        if credential_id not in found:
+            raise NotFound(f"No credential {credential_id!r} was issued here.")
+        return found[credential_id]
+
+    def credential_facts_of(self, credential_ids: Iterable[str]) -> dict[str, CredentialFacts]:
+        """:meth:`credential_facts` of several credentials (those issued here), in a few
+        queries whatever their number: the badges a page shows."""
+        wanted = sorted({c for c in credential_ids if isinstance(c, str) and c})
+        if not wanted:
+            return {}
         with self._service.sessions() as session:
-            row = session.execute(
-                select(CredentialRecord, IssuerRecord.slug)
+            rows = session.execute(
+                select(CredentialRecord, IssuerRecord.slug, AchievementRecord.public_id)
                 .join(IssuerRecord, IssuerRecord.id == CredentialRecord.issuer_id)
-                .where(CredentialRecord.credential_id == credential_id)
-            ).first()
-            if row is None:
-                raise NotFound(f"No credential {credential_id!r} was issued here.")
-            record, issuer_slug = row
-            learner_public_id = None
-            if record.learner_id is not None:
-                learner = self._live(session, record.learner_id)
-                learner_public_id = learner.public_id if learner is not None else None
-            achievement_public_id = (
-                session.scalar(
-                    select(AchievementRecord.public_id).where(
-                        AchievementRecord.id == record.achievement_id
-                    )
+                .outerjoin(
+                    AchievementRecord, AchievementRecord.id == CredentialRecord.achievement_id
                 )
-                if record.achievement_id is not None
-                else None
-            )
-            return CredentialFacts(
-                credential_id=record.credential_id,
-                proof_format=record.proof_format,
-                text=record.document,
-                issuer_slug=str(issuer_slug),
-                issued_at=record.issued_at,
-                revoked=record.revoked_at is not None,
-                suspended=record.suspended_at is not None,
-                visibility=record.visibility or "public",
-                learner_public_id=learner_public_id,
-                achievement_public_id=achievement_public_id,
-                evidence=self._evidence(session, record.id),
-            )
+                .where(CredentialRecord.credential_id.in_(wanted))
+            ).all()
+            holders: dict[int, str | None] = {}
+            for record, _, _ in rows:
+                if record.learner_id is not None and record.learner_id not in holders:
+                    learner = self._live(session, record.learner_id)
+                    holders[record.learner_id] = learner.public_id if learner else None
+            evidence = self._evidence_of(session, [record.id for record, _, _ in rows])
+            return {
+                record.credential_id: CredentialFacts(
+                    credential_id=record.credential_id,
+                    proof_format=record.proof_format,
+                    text=record.document,
+                    issuer_slug=str(issuer_slug),
+                    issued_at=record.issued_at,
+                    revoked=record.revoked_at is not None,
+                    suspended=record.suspended_at is not None,
+                    visibility=record.visibility or "public",
+                    learner_public_id=(
+                        holders.get(record.learner_id) if record.learner_id is not None else None
+                    ),
+                    achievement_public_id=achievement_public_id,
+                    evidence=evidence.get(record.id, ()),
+                )
+                for record, issuer_slug, achievement_public_id in rows
+            }
 
     def shared_credential_text(self, credential_id: str) -> str | None:
         """The document (JSON or JWT) of a credential issued here that its holder shares
@@ -170,30 +190,39 @@ class LearnerBadges:
         return str(row.document)
 
     @staticmethod
-    def _evidence(session: Session, credential_row_id: int) -> tuple[CredentialEvidence, ...]:
+    def _evidence_of(
+        session: Session, credential_row_ids: list[int]
+    ) -> dict[int, tuple[CredentialEvidence, ...]]:
+        """The approved evidence behind each credential (by row id), oldest first."""
+        if not credential_row_ids:
+            return {}
         rows = session.execute(
-            select(EvidenceRecord, ActivityRecord.title)
+            select(EvidenceRecord, ActivityRecord.title, AwardRecord.credential_id)
             .options(defer(EvidenceRecord.file_data))
             .join(AwardRecord, AwardRecord.evidence_id == EvidenceRecord.id)
             .join(ActivityRecord, ActivityRecord.id == EvidenceRecord.activity_id)
             .where(
-                AwardRecord.credential_id == credential_row_id,
+                AwardRecord.credential_id.in_(credential_row_ids),
                 EvidenceRecord.status == "approved",
             )
             .order_by(EvidenceRecord.id)
         ).all()
-        return tuple(
-            CredentialEvidence(
-                public_id=evidence.public_id,
-                kind=evidence.kind,
-                text=evidence.text,
-                url=evidence.url,
-                file_name=evidence.file_name,
-                file_type=evidence.file_type,
-                activity_title=str(title),
+        found: dict[int, list[CredentialEvidence]] = {}
+        for evidence, title, credential_row_id in rows:
+            if credential_row_id is None:  # pragma: no cover - the query asks for given ids
+                continue
+            found.setdefault(credential_row_id, []).append(
+                CredentialEvidence(
+                    public_id=evidence.public_id,
+                    kind=evidence.kind,
+                    text=evidence.text,
+                    url=evidence.url,
+                    file_name=evidence.file_name,
+                    file_type=evidence.file_type,
+                    activity_title=str(title),
+                )
             )
-            for evidence, title in rows
-        )
+        return {key: tuple(value) for key, value in found.items()}
 
     # -- accounts -----------------------------------------------------------------------------------
 
@@ -217,31 +246,53 @@ class LearnerBadges:
             learner = self._service.learners.learner_in_session(
                 session, learner_public_id, allow_deleted=True
             )
-            rows = session.execute(
-                select(CredentialRecord, IssuerRecord.slug, IssuerRecord.name, AchievementRecord)
-                .join(IssuerRecord, IssuerRecord.id == CredentialRecord.issuer_id)
-                .outerjoin(
-                    AchievementRecord, AchievementRecord.id == CredentialRecord.achievement_id
-                )
-                .where(CredentialRecord.learner_id == learner.id)
-                .order_by(CredentialRecord.issued_at.desc(), CredentialRecord.id.desc())
-            ).all()
-            return [
-                LearnerCredential(
-                    credential_id=record.credential_id,
-                    proof_format=record.proof_format,
-                    text=record.document,
-                    achievement_name=achievement.name if achievement else record.achievement_name,
-                    achievement_public_id=achievement.public_id if achievement else None,
-                    issuer_slug=str(slug),
-                    issuer_name=str(name),
-                    issued_at=record.issued_at,
-                    revoked=record.revoked_at is not None,
-                    suspended=record.suspended_at is not None,
-                    visibility=record.visibility or "public",
-                )
-                for record, slug, name, achievement in rows
-            ]
+            return self._credentials_in_session(session, learner.id)
+
+    def course_item_holdings(
+        self, learner_public_id: str, activity_public_ids: Iterable[str]
+    ) -> CourseItemHoldings | None:
+        """What a launched course item's page shows of its learner, read together (three
+        queries): the learner as they are now (merges followed), every credential issued to
+        them and what they handed in for ``activity_public_ids``. None when the learner is
+        unknown or their data was erased."""
+        with self._service.sessions() as session:
+            try:
+                learner = self._service.learners.learner_in_session(session, learner_public_id)
+            except (NotFound, InvalidInput):
+                return None
+            return CourseItemHoldings(
+                learner_public_id=learner.public_id,
+                credentials=self._credentials_in_session(session, learner.id),
+                evidence=self._service.evidence.of_learner_in_session(
+                    session, learner.id, activity_public_ids
+                ),
+            )
+
+    @staticmethod
+    def _credentials_in_session(session: Session, learner_id: int) -> list[LearnerCredential]:
+        rows = session.execute(
+            select(CredentialRecord, IssuerRecord.slug, IssuerRecord.name, AchievementRecord)
+            .join(IssuerRecord, IssuerRecord.id == CredentialRecord.issuer_id)
+            .outerjoin(AchievementRecord, AchievementRecord.id == CredentialRecord.achievement_id)
+            .where(CredentialRecord.learner_id == learner_id)
+            .order_by(CredentialRecord.issued_at.desc(), CredentialRecord.id.desc())
+        ).all()
+        return [
+            LearnerCredential(
+                credential_id=record.credential_id,
+                proof_format=record.proof_format,
+                text=record.document,
+                achievement_name=achievement.name if achievement else record.achievement_name,
+                achievement_public_id=achievement.public_id if achievement else None,
+                issuer_slug=str(slug),
+                issuer_name=str(name),
+                issued_at=record.issued_at,
+                revoked=record.revoked_at is not None,
+                suspended=record.suspended_at is not None,
+                visibility=record.visibility or "public",
+            )
+            for record, slug, name, achievement in rows
+        ]
 
     def set_visibility(self, learner_public_id: str, credential_id: str, visibility: str) -> None:
         """Share a credential publicly or keep it private. Only its holder may: a credential

@@ -58,6 +58,7 @@ from core.storage import (
     LtiToolKeyRecord,
     utcnow,
 )
+from core.worker_memory import WORKER_MEMORY_SECONDS, WorkerMemory
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -87,8 +88,7 @@ _SWEEP_EVERY: Final = 200
 #: Each web worker keeps registrations and the tool's active key in memory this long (a launch
 #: reads both twice). A change made through this registry takes effect at once; one made by
 #: another worker or process (the CLI) reaches every worker within this time.
-REGISTRY_MEMORY_SECONDS: Final = 5.0
-_REGISTRY_MEMORY_ENTRIES: Final = 1000
+REGISTRY_MEMORY_SECONDS: Final = WORKER_MEMORY_SECONDS
 _TOOL_KEY_RECORD_PREFIX: Final = "lti-tool/"
 
 
@@ -591,31 +591,6 @@ def _named_public_id(custom: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-class _ShortMemory:
-    """Values kept in this process for :data:`REGISTRY_MEMORY_SECONDS` (bounded in size)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[Any, tuple[float, Any]] = {}
-
-    def get(self, key: Any) -> Any | None:
-        with self._lock:
-            found = self._values.get(key)
-        if found is None or found[0] <= time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            if len(self._values) >= _REGISTRY_MEMORY_ENTRIES:
-                self._values.clear()
-            self._values[key] = (time.monotonic() + REGISTRY_MEMORY_SECONDS, value)
-
-    def forget(self) -> None:
-        with self._lock:
-            self._values.clear()
-
-
 @dataclass(frozen=True)
 class _ContextClaim:
     context_id: str
@@ -672,7 +647,7 @@ class LtiRegistry:
         self._service = service
         self._lock = threading.Lock()
         self._signing_keys: dict[str, ToolSigningKey] = {}
-        self._memory = _ShortMemory()
+        self._memory = WorkerMemory(REGISTRY_MEMORY_SECONDS)
         self._launch_cache: LaunchCache | None = None
         self._http: GuardedHttpClient | None = None
 

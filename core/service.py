@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import re
 import threading
@@ -17,11 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from core.config import Settings
 from core.did import ControllerDocumentResolver
@@ -64,6 +65,7 @@ from core.verification import (
     credential_not_found_report,
     verify_credential,
 )
+from core.worker_memory import WorkerMemory
 
 if TYPE_CHECKING:
     from core.accounts import Accounts
@@ -159,6 +161,29 @@ def _create_private_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
+#: The tables whose rows :attr:`BadgeService.recent_reads` may hold (catalogue content).
+CATALOGUE_TABLES: Final = frozenset(
+    {"issuers", "achievements", "activities", "playlists", "playlist_steps", "endorsements"}
+)
+_CATALOGUE_CHANGED: Final = "catalogue_changed"
+
+
+def _note_catalogue_flush(session: Session, _context: Any) -> None:
+    """Mark a unit of work that added, changed or deleted catalogue rows."""
+    for instance in itertools.chain(session.new, session.dirty, session.deleted):
+        if getattr(instance, "__tablename__", None) in CATALOGUE_TABLES:
+            session.info[_CATALOGUE_CHANGED] = True
+            return
+
+
+def _note_catalogue_statement(state: ORMExecuteState) -> None:
+    """Mark a unit of work whose bulk INSERT, UPDATE or DELETE touches catalogue tables."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in CATALOGUE_TABLES:
+            state.session.info[_CATALOGUE_CHANGED] = True
+
+
 class BadgeService:
     """Issuers, keys, issuing, revocation, status lists and verification over one database."""
 
@@ -186,6 +211,11 @@ class BadgeService:
         self.resolver = ControllerDocumentResolver(
             local_documents=self.local_controller_document, fetcher=fetcher
         )
+        #: Catalogue content this worker read for launched course items (every launch of a
+        #: class reads the same); a write to the catalogue by this process forgets it.
+        self.recent_reads = WorkerMemory()
+        event.listen(self._write_sessions, "after_flush", _note_catalogue_flush)
+        event.listen(self._write_sessions, "do_orm_execute", _note_catalogue_statement)
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -265,9 +295,15 @@ class BadgeService:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One read-write unit of work: all or nothing."""
-        with self._write_sessions.begin() as session:
-            yield session
+        """One read-write unit of work: all or nothing. When it wrote to the catalogue's
+        tables, this worker forgets its :attr:`recent_reads` (the change shows at once)."""
+        session: Session | None = None
+        try:
+            with self._write_sessions.begin() as session:
+                yield session
+        finally:
+            if session is not None and session.info.get(_CATALOGUE_CHANGED):
+                self.recent_reads.forget()
 
     # -- URLs -----------------------------------------------------------------------------------
 

@@ -182,7 +182,7 @@ def test_a_launch_posts_then_redirects_to_the_launched_page(tool: Tool) -> None:
     refused(gone, "expired or is unknown", 404)
     # In Dutch for a Dutch browser.
     dutch = tool.browser("nl").launch(Launch(student()))
-    assert "Leerling" in launched(dutch) and "Uw start" in launched(dutch)
+    assert "Leerling" in launched(dutch) and "Jouw start" in launched(dutch)
 
 
 def test_login_initiation_by_post_works_too(tool: Tool) -> None:

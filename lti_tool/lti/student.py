@@ -34,7 +34,7 @@ from core.evidence import (
     EvidenceView,
     sniff_file_type,
 )
-from core.learner_badges import LearnerCredential
+from core.learner_badges import CourseItemHoldings, CredentialFacts, LearnerCredential
 from core.limits import MAX_EVIDENCE_FILE_BYTES, MAX_EVIDENCE_TEXT_CHARS
 from core.service import BadgeService
 from lti_tool.badge_images import baked_badge_png
@@ -178,26 +178,46 @@ def _live_learner(service: BadgeService, session: LaunchSession) -> str | None:
     return service.learners.live_public_id(session.learner_public_id)
 
 
+def _holdings(
+    service: BadgeService, session: LaunchSession, activity_ids: list[str]
+) -> CourseItemHoldings | None:
+    """The launch's learner as they are now (merges followed), with their credentials and
+    their evidence for ``activity_ids``; None for a launch that is not a student's (see
+    :func:`is_student`), without a learner, or whose learner's data was erased. Read at each
+    page view: a merge, an erasure or an award since the launch counts at once."""
+    if session.learner_public_id is None or not is_student(session.roles):
+        return None
+    return service.learner_badges.course_item_holdings(session.learner_public_id, activity_ids)
+
+
 def _earned(
     session: LaunchSession,
     held: list[LearnerCredential],
     achievement_public_id: str | None,
+    facts: dict[str, CredentialFacts],
 ) -> EarnedBadge | None:
-    """The learner's newest credential of the achievement that is not revoked."""
+    """The learner's newest credential of the achievement that is not revoked (its facts read
+    beforehand with the page's other badges, see :func:`_newest_held`)."""
+    credential = _newest_held(held, achievement_public_id)
+    if credential is None or credential.credential_id not in facts:
+        return None
+    token = credential_token(credential.credential_id)
+    return EarnedBadge(
+        credential=credential,
+        token=token,
+        shown=credential_values(ShownCredential(token, facts[credential.credential_id], "holder")),
+        png_url=url_for("lti_student.badge_png", launch_id=session.launch_id, token=token),
+    )
+
+
+def _newest_held(
+    held: list[LearnerCredential], achievement_public_id: str | None
+) -> LearnerCredential | None:
     if achievement_public_id is None:
         return None
-    service = badge_service()
-    for credential in held:
-        if credential.achievement_public_id != achievement_public_id or credential.revoked:
-            continue
-        token = credential_token(credential.credential_id)
-        facts = service.learner_badges.credential_facts(credential.credential_id)
-        return EarnedBadge(
-            credential=credential,
-            token=token,
-            shown=credential_values(ShownCredential(token, facts, "holder")),
-            png_url=url_for("lti_student.badge_png", launch_id=session.launch_id, token=token),
-        )
+    for credential in held:  # newest first
+        if credential.achievement_public_id == achievement_public_id and not credential.revoked:
+            return credential
     return None
 
 
@@ -206,19 +226,21 @@ def _activity_state(
     activity: ActivityView,
     evidence: list[EvidenceView],
     held: list[LearnerCredential],
+    facts: dict[str, CredentialFacts],
 ) -> ActivityState:
     return ActivityState(
         activity=activity,
         evidence=tuple(e for e in evidence if e.activity_public_id == activity.public_id),
-        earned=_earned(session, held, activity.achievement_public_id),
+        earned=_earned(session, held, activity.achievement_public_id, facts),
     )
 
 
 def _activity_or_none(service: BadgeService, public_id: str | None) -> ActivityView | None:
+    # A class launches the same item: its content is read once per worker every few seconds.
     if not public_id:
         return None
     try:
-        return service.catalogue.get_activity(public_id)
+        return service.catalogue.recent_activity(public_id)
     except NotFound:
         return None
 
@@ -227,7 +249,7 @@ def _playlist_or_none(service: BadgeService, public_id: str | None) -> PlaylistV
     if not public_id:
         return None
     try:
-        return service.catalogue.get_playlist(public_id)
+        return service.catalogue.recent_playlist(public_id)
     except NotFound:
         return None
 
@@ -245,14 +267,32 @@ def held_achievements(service: BadgeService, held: list[LearnerCredential]) -> s
 
 def item_page(service: BadgeService, session: LaunchSession) -> ItemPage:
     """The course item with the launch's learner's state (no learner: the activity only)."""
-    learner = _live_learner(service, session)
-    held = service.learner_badges.credentials_of(learner) if learner else []
-    evidence = service.evidence.of_learner(learner) if learner else []
-    page = ItemPage(session=session, learner_public_id=learner)
     activity = _activity_or_none(service, session.activity_public_id)
-    playlist = _playlist_or_none(service, session.playlist_public_id)
+    playlist = None if activity else _playlist_or_none(service, session.playlist_public_id)
+    step_activities = {
+        step.activity_public_id: _activity_or_none(service, step.activity_public_id)
+        for step in (playlist.steps if playlist is not None else ())
+        if step.kind == "activity" and step.activity_public_id
+    }
+    shown = [activity.public_id] if activity is not None else list(step_activities)
+    holdings = _holdings(service, session, shown)
+    held = holdings.credentials if holdings is not None else []
+    evidence = holdings.evidence if holdings is not None else []
+    page = ItemPage(
+        session=session,
+        learner_public_id=holdings.learner_public_id if holdings is not None else None,
+    )
+    # The badges the page shows (the item's, each step's), read together.
+    badges = [activity.achievement_public_id] if activity is not None else []
+    if playlist is not None:
+        badges.append(playlist.achievement_public_id)
+        badges.extend(a.achievement_public_id for a in step_activities.values() if a is not None)
+    shown_credentials = (_newest_held(held, badge) for badge in badges)
+    facts = service.learner_badges.credential_facts_of(
+        c.credential_id for c in shown_credentials if c is not None
+    )
     if activity is not None:
-        page.activity = _activity_state(session, activity, evidence, held)
+        page.activity = _activity_state(session, activity, evidence, held, facts)
     elif playlist is not None:
         page.playlist = playlist
         page.progress = service.catalogue.playlist_progress(
@@ -261,8 +301,8 @@ def item_page(service: BadgeService, session: LaunchSession) -> ItemPage:
         done = {s.position for s in page.progress.steps if s.done}
         for step in playlist.steps:
             step_activity = (
-                _activity_or_none(service, step.activity_public_id)
-                if step.kind == "activity"
+                step_activities.get(step.activity_public_id)
+                if step.kind == "activity" and step.activity_public_id
                 else None
             )
             page.steps.append(
@@ -270,13 +310,13 @@ def item_page(service: BadgeService, session: LaunchSession) -> ItemPage:
                     step=step,
                     done=step.position in done,
                     activity=(
-                        _activity_state(session, step_activity, evidence, held)
+                        _activity_state(session, step_activity, evidence, held, facts)
                         if step_activity is not None
                         else None
                     ),
                 )
             )
-        page.playlist_badge = _earned(session, held, playlist.achievement_public_id)
+        page.playlist_badge = _earned(session, held, playlist.achievement_public_id, facts)
     else:
         page.missing = bool(session.activity_public_id or session.playlist_public_id)
     return page
@@ -287,9 +327,7 @@ def _badge_skills(service: BadgeService, achievement_public_id: str | None) -> d
     if achievement_public_id is None:
         return {"skill_groups": [], "levels": []}
     try:
-        document = service.catalogue.achievement_json(
-            achievement_public_id, include_endorsements=False
-        )
+        document = service.catalogue.recent_achievement_json(achievement_public_id)
     except NotFound:
         return {"skill_groups": [], "levels": []}
     return {
@@ -383,7 +421,12 @@ def _item_activity(service: BadgeService, session: LaunchSession) -> ActivityVie
     playlist = _playlist_or_none(service, session.playlist_public_id)
     if playlist is not None:
         allowed |= {s.activity_public_id for s in playlist.steps if s.activity_public_id}
-    activity = _activity_or_none(service, wanted) if wanted in allowed else None
+    activity = None
+    if wanted in allowed:
+        try:  # a form acts on the activity as it is now, not as this worker last read it
+            activity = service.catalogue.get_activity(wanted)
+        except NotFound:
+            activity = None
     if activity is None:
         raise LaunchRefused(
             _("This activity is not part of this course item."),

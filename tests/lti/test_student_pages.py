@@ -677,4 +677,4 @@ def test_links_leave_the_frame_and_forms_stay_in_it(
     assert '<html lang="nl">' in dutch.html
     assert "Lever bewijs in" in dutch.text
     assert "PDF, PNG, JPEG, WebP, MP4, platte tekst; hoogstens 10 MB." in dutch.text
-    assert "U hebt de badge Stadsfotograaf nog niet behaald." in dutch.text
+    assert "Je hebt de badge Stadsfotograaf nog niet behaald." in dutch.text
