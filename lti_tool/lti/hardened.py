@@ -639,6 +639,11 @@ class HardenedOIDCLogin(FlaskOIDCLogin):
 ClientId = str
 
 
+#: What pylti1p3 is given for its requests session until one is needed (any true value keeps
+#: it from making a plain, unguarded ``requests.Session``).
+_NOT_MADE_YET: Final = object()
+
+
 class HardenedMessageLaunch(FlaskMessageLaunch):
     """An LTI message launch validated with every fix listed in the module docstring."""
 
@@ -650,12 +655,14 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
         requests_session: Any = None,
     ) -> None:
         registry = tool_config.registry
+        # Only AGS and NRPS calls need a requests session: made on first use (see below).
+        self._given_requests_session: Any = requests_session
         super().__init__(
             request,
             tool_config,
             session_service=SharedSessionService(registry.launch_cache),
             cookie_service=LtiCookieService(request),
-            requests_session=requests_session or service_requests_session(registry),
+            requests_session=cast(Any, _NOT_MADE_YET),
             service_connector_cls=cast(Any, KeyedServiceConnector),
         )
         self.set_launch_id(secrets.token_urlsafe(24))
@@ -664,6 +671,19 @@ class HardenedMessageLaunch(FlaskMessageLaunch):
         #: The login record of a state already checked against the platform's storage.
         self._state_checked_in_storage: dict[str, Any] | None = None
         self.deployment: DeploymentView | None = None
+
+    @property
+    def _requests_session(self) -> Any:
+        """pylti1p3's requests session for AGS and NRPS (guarded, with timeouts), made when a
+        service is first called: most launches call none."""
+        if self._given_requests_session is None:
+            self._given_requests_session = service_requests_session(self._tool_config.registry)
+        return self._given_requests_session
+
+    @_requests_session.setter
+    def _requests_session(self, value: Any) -> None:
+        if value is not _NOT_MADE_YET:
+            self._given_requests_session = value
 
     # -- entry points -------------------------------------------------------------------------
 
