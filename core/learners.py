@@ -408,9 +408,11 @@ class LearnerDirectory:
                 )
                 .order_by(LtiPlacementRecord.id)
             ).all()
+            # The class's learners in one query (merges followed), not one per student.
+            live = self._live_learners(session, {learner_id for learner_id, _ in rows})
             found: dict[str, str] = {}
             for learner_id, user_id in rows:
-                learner = self._live_learner(session, learner_id)
+                learner = live[learner_id]
                 if learner.deleted_at is None:
                     found.setdefault(learner.public_id, user_id)
             return list(found.items())

@@ -83,14 +83,14 @@ def fill(classroom: Classroom, course: CourseContext, students: list[PlatformUse
 
 
 def statements_of_teacher_pages(
-    classroom: Classroom, course: CourseContext
+    classroom: Classroom, course: CourseContext, **options: Any
 ) -> tuple[int, int, Any]:
     """SQL statements of the teacher's launch of the course's item and of a reload of the
     page; and the page."""
     engine = classroom.service.engine
     link = f"item-{course.id}"
     with StatementCount(engine) as launch:
-        browser, path, page = classroom.launch(instructor(), context=course, link=link)
+        browser, path, page = classroom.launch(instructor(), context=course, link=link, **options)
     assert page.status_code == 200, page_text(page)
     with StatementCount(engine) as reload:
         again = browser.get(path)
@@ -125,6 +125,25 @@ def test_a_teacher_page_costs_the_same_statements_for_3_and_for_30_students(
         assert f"Evidence to review: {waiting}" in page_text(page)
         assert page.get_data(as_text=True).count("Download fotos.pdf") == waiting
         assert "Waiting to be sent" in page_text(page)
+    assert (large_launch, large_reload) == (small_launch, small_reload)
+
+
+def test_without_the_platforms_class_list_the_page_costs_the_same_for_3_and_30_students(
+    classroom: Classroom,
+) -> None:
+    # The platform does not share its class list (no NRPS claim): the class is who launched.
+    small, large = class_of(3, "k"), class_of(30, "g")
+    fill(classroom, SMALL_COURSE, small)
+    fill(classroom, LARGE_COURSE, large)
+    for course in (SMALL_COURSE, LARGE_COURSE):
+        classroom.launch(instructor(), context=course, link=f"item-{course.id}", with_nrps=False)
+    small_launch, small_reload, small_page = statements_of_teacher_pages(
+        classroom, SMALL_COURSE, with_nrps=False
+    )
+    large_launch, large_reload, large_page = statements_of_teacher_pages(
+        classroom, LARGE_COURSE, with_nrps=False
+    )
+    assert len(class_rows(small_page)) == 3 and len(class_rows(large_page)) == 30
     assert (large_launch, large_reload) == (small_launch, small_reload)
 
 
