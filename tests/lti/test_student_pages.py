@@ -582,7 +582,7 @@ def test_playlist_progress_follows_the_awards(stored_site: LtiSite, stored_world
     site.service.evidence.review(handed.public_id, approve=True, reviewer=ORGANISER)
     text = page.reload()
     assert "1 of the 2 steps needed are done." in text
-    assert "You have done 1 step; 1 more to go." in text
+    assert "You have done 1 step of this playlist; 1 more to go." in text
 
     # The second step is a badge awarded elsewhere; the playlist's badge follows (worker).
     site.service.awarding.award(
@@ -678,3 +678,4 @@ def test_links_leave_the_frame_and_forms_stay_in_it(
     assert "Lever bewijs in" in dutch.text
     assert "PDF, PNG, JPEG, WebP, MP4, platte tekst; hoogstens 10 MB." in dutch.text
     assert "Je hebt de badge Stadsfotograaf nog niet behaald." in dutch.text
+    assert "Hoe je deze badge verdient" in dutch.text
