@@ -15,6 +15,7 @@ refuses only a learner reviewing their own evidence.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import Session, defer
 
 from core.errors import InvalidInput, NotFound
@@ -371,12 +372,7 @@ class EvidenceReview:
         if not activities:
             return []
         rows = session.execute(
-            _evidence_rows()
-            .where(
-                EvidenceRecord.learner_id == learner_id,
-                ActivityRecord.public_id.in_(activities),
-            )
-            .order_by(EvidenceRecord.id.desc())
+            _learner_evidence_for_activities(), {"learner_id": learner_id, "activities": activities}
         ).all()
         return [_evidence_view(*row) for row in rows]
 
@@ -509,6 +505,22 @@ def _evidence_view(
         review_comment=record.review_comment,
         reviewed_at=record.reviewed_at,
         credential_id=credential_id,
+    )
+
+
+@functools.cache
+def _learner_evidence_for_activities() -> Select[
+    EvidenceRecord, str, str, str, int | None, str | None
+]:
+    """:func:`_evidence_rows` of one learner (``learner_id``) for some activities
+    (``activities``), newest first: built once, as every launched page asks it."""
+    return (
+        _evidence_rows()
+        .where(
+            EvidenceRecord.learner_id == bindparam("learner_id"),
+            ActivityRecord.public_id.in_(bindparam("activities", expanding=True)),
+        )
+        .order_by(EvidenceRecord.id.desc())
     )
 
 

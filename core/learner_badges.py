@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, defer
 
 from core.accounts import LEARNER_ROLE
@@ -99,6 +99,17 @@ class LearnerCredential:
     revoked: bool
     suspended: bool
     visibility: str
+
+
+#: A learner's credentials with their issuer and achievement, newest first (built once: every
+#: launched course item page and every "my badges" page asks it).
+_CREDENTIALS_OF_LEARNER: Final = (
+    select(CredentialRecord, IssuerRecord.slug, IssuerRecord.name, AchievementRecord)
+    .join(IssuerRecord, IssuerRecord.id == CredentialRecord.issuer_id)
+    .outerjoin(AchievementRecord, AchievementRecord.id == CredentialRecord.achievement_id)
+    .where(CredentialRecord.learner_id == bindparam("learner_id"))
+    .order_by(CredentialRecord.issued_at.desc(), CredentialRecord.id.desc())
+)
 
 
 @dataclass(frozen=True)
@@ -270,13 +281,7 @@ class LearnerBadges:
 
     @staticmethod
     def _credentials_in_session(session: Session, learner_id: int) -> list[LearnerCredential]:
-        rows = session.execute(
-            select(CredentialRecord, IssuerRecord.slug, IssuerRecord.name, AchievementRecord)
-            .join(IssuerRecord, IssuerRecord.id == CredentialRecord.issuer_id)
-            .outerjoin(AchievementRecord, AchievementRecord.id == CredentialRecord.achievement_id)
-            .where(CredentialRecord.learner_id == learner_id)
-            .order_by(CredentialRecord.issued_at.desc(), CredentialRecord.id.desc())
-        ).all()
+        rows = session.execute(_CREDENTIALS_OF_LEARNER, {"learner_id": learner_id}).all()
         return [
             LearnerCredential(
                 credential_id=record.credential_id,
