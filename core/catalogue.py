@@ -1274,6 +1274,18 @@ class Catalogue:
             ("playlist", public_id), PlaylistView, lambda: self.get_playlist(public_id)
         )
 
+    def recent_achievement(self, public_id: str) -> AchievementView:
+        """:meth:`get_achievement`, kept as :meth:`recent_activity` is."""
+        return self._service.recent_reads.remembered(
+            ("achievement", public_id), AchievementView, lambda: self.get_achievement(public_id)
+        )
+
+    def recent_organisation(self, issuer_slug: str) -> OrganisationView:
+        """:meth:`organisation`, kept as :meth:`recent_activity` is."""
+        return self._service.recent_reads.remembered(
+            ("organisation", issuer_slug), OrganisationView, lambda: self.organisation(issuer_slug)
+        )
+
     def recent_achievement_json(self, public_id: str) -> dict[str, Any]:
         """:meth:`achievement_json` without endorsements, kept as :meth:`recent_activity` is
         (shared: read it, do not change it)."""

@@ -372,13 +372,18 @@ class BadgePicture:
     image_url: str | None
 
 
-def catalogue_achievement_of(facts: CredentialFacts) -> AchievementView | None:
+def catalogue_achievement_of(
+    facts: CredentialFacts, *, recent: bool = False
+) -> AchievementView | None:
     """The catalogue achievement the credential was issued for (None for credentials issued
-    without the catalogue)."""
+    without the catalogue); ``recent``: as this worker read it a few seconds ago at most."""
     if facts.achievement_public_id is None:
         return None
+    catalogue = badge_service().catalogue
     try:
-        return badge_service().catalogue.get_achievement(facts.achievement_public_id)
+        if recent:
+            return catalogue.recent_achievement(facts.achievement_public_id)
+        return catalogue.get_achievement(facts.achievement_public_id)
     except NotFound:
         return None
 
@@ -395,16 +400,22 @@ def _text_or(value: Any, default: str) -> str:
     return value.strip() if isinstance(value, str) and value.strip() else default
 
 
-def credential_values(shown: ShownCredential) -> dict[str, Any]:
-    """What the credential page and the certificate show (besides the verification report)."""
+def credential_values(shown: ShownCredential, *, recent_catalogue: bool = False) -> dict[str, Any]:
+    """What the credential page and the certificate show (besides the verification report).
+    ``recent_catalogue``: the achievement and issuer as this worker read them a few seconds
+    ago at most (pages that show several badges at each launch)."""
     service = badge_service()
     facts = shown.facts
     document = credential_json(facts.text, facts.proof_format)
     achievement = achievement_of(document)
     summary = summarise(document)
-    catalogue_achievement = catalogue_achievement_of(facts)
+    catalogue_achievement = catalogue_achievement_of(facts, recent=recent_catalogue)
     picture = badge_picture(document, catalogue_achievement)
-    organisation = service.catalogue.organisation(facts.issuer_slug)
+    organisation = (
+        service.catalogue.recent_organisation(facts.issuer_slug)
+        if recent_catalogue
+        else service.catalogue.organisation(facts.issuer_slug)
+    )
     issued = parse_timestamp(document.get("validFrom")) or facts.issued_at
     expires = parse_timestamp(document.get("validUntil"))
     narrative, criteria_url = criteria_of(achievement)

@@ -205,7 +205,10 @@ def _earned(
     return EarnedBadge(
         credential=credential,
         token=token,
-        shown=credential_values(ShownCredential(token, facts[credential.credential_id], "holder")),
+        shown=credential_values(
+            ShownCredential(token, facts[credential.credential_id], "holder"),
+            recent_catalogue=True,
+        ),
         png_url=url_for("lti_student.badge_png", launch_id=session.launch_id, token=token),
     )
 

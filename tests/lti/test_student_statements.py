@@ -20,6 +20,8 @@ from tests.lti_platform import PlatformUser, TestPlatform, student
 #: sites use), their learner (merges followed), their credentials and their evidence for the
 #: item's activities. The catalogue content comes from the worker's memory.
 STUDENT_PAGE_STATEMENTS = 4
+#: The facts of the badges the page shows (the item's, each step's), read together.
+SHOWN_BADGES_STATEMENTS = 3
 
 
 @pytest.fixture
@@ -74,6 +76,9 @@ def test_the_page_costs_the_same_few_statements_whatever_the_student_holds(
     for n, achievement in enumerate(shown):
         award(achievement, n)
     earned = page_statements(stored_site, world, veteran, item)
+    # The badges shown are read together (their credentials, holder and approved evidence),
+    # however many the page shows; their achievements and issuers come from the memory.
+    assert earned == STUDENT_PAGE_STATEMENTS + SHOWN_BADGES_STATEMENTS
     # ... and then more badges and evidence: the page costs the same.
     for n, achievement in enumerate((world.yearly, world.yearly, world.walk), 10):
         award(achievement, n)
