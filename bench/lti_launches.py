@@ -715,6 +715,8 @@ def print_load(result: LoadResult) -> None:
     backing_name = "PostgreSQL+Redis" if result.database == "postgresql" else "Redis"
     if result.cache != "redis" and result.database != "postgresql":
         backing_name = "no database server (SQLite runs in the workers)"
+    if result.database == "floor":
+        backing_name = "no database or cache (the floor)"
     print(
         f"{result.database:10} {result.cache:8} {result.worker_class:7} {result.clients:3} "
         f"{result.rate:9.0f} {result.percentile(0.5):7.1f} {result.percentile(0.99):7.1f}   "
@@ -846,6 +848,12 @@ def main() -> None:
         # sync workers (the guide's choice) and gthread workers, to show why
         for worker_class in ("sync", "gthread"):
             print_load(load_test(kind, cache, worker_class=worker_class))
+    print(
+        "\nThe floor: the same load against a Flask app answering the three requests with no "
+        "work (bench/launch_floor.py)"
+    )
+    for worker_class in ("sync", "gthread"):
+        print_load(floor_test(worker_class=worker_class))
     print_statements()
 
 
