@@ -831,6 +831,108 @@ def print_statements() -> None:
             )
 
 
+# -- where a launch's CPU goes ----------------------------------------------------------------
+
+#: The parts of a launch timed by :func:`cpu_per_part`: (module, attribute, what it does).
+LAUNCH_PARTS = (
+    ("lti_tool.lti.hardened", "HardenedOIDCLogin.redirect", "login: state kept, redirect"),
+    (
+        "lti_tool.lti.hardened",
+        "HardenedMessageLaunch.validate",
+        "launch: id_token validated (pylti1p3 with our checks)",
+    ),
+    (
+        "lti_tool.lti.views",
+        "start_session",
+        "launch: course, item, learner, placement recorded; session kept",
+    ),
+    ("lti_tool.lti.views", "load_session", "page: launch session read"),
+    ("lti_tool.lti.student", "item_page", "page: the learner's state and the item's content"),
+    ("lti_tool.lti.student", "render_template", "page: template rendered (Jinja, translations)"),
+)
+
+
+@contextmanager
+def _timing_parts() -> Iterator[dict[str, float]]:
+    """Process CPU seconds spent in each of :data:`LAUNCH_PARTS` while inside."""
+    import functools
+    import importlib
+
+    spent: dict[str, float] = {}
+    restore = []
+    for module_name, path, label in LAUNCH_PARTS:
+        owner: Any = importlib.import_module(module_name)
+        *owners, name = path.split(".")
+        for part in owners:
+            owner = getattr(owner, part)
+        original = getattr(owner, name)
+
+        def timed(*args: Any, _original: Any = original, _label: str = label, **kw: Any) -> Any:
+            start = time.process_time()
+            try:
+                return _original(*args, **kw)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.process_time() - start
+
+        setattr(owner, name, functools.wraps(original)(timed))
+        restore.append((owner, name, original))
+    try:
+        yield spent
+    finally:
+        for owner, name, original in restore:
+            setattr(owner, name, original)
+
+
+def cpu_per_part(launches: int = 300, rounds: int = 3) -> tuple[float, dict[str, float]]:
+    """CPU ms of one returning student's launch in process (PostgreSQL, launch cache in
+    Redis), in all and per part of :data:`LAUNCH_PARTS`; the best of ``rounds``. "In all"
+    includes the Flask test client and the platform's signing."""
+    from core.lti_registry import RedisLaunchCache
+    from lti_tool.app import create_app
+    from tests.lti_platform import TestPlatform
+
+    base_url = "https://badges.bench"
+    with tempfile.TemporaryDirectory() as tmp, TestPlatform() as platform:
+        folder = Path(tmp)
+        with database("postgresql", folder) as url:
+            service = BadgeService(tool_settings(url, folder, base_url, new_key_encryption_key()))
+            service.upgrade()
+            fill_registry(service, *SMALL)
+            register_test_platform(service, platform, base_url)
+            service.lti.use_launch_cache(RedisLaunchCache(REDIS_URL))
+            app = create_app(service=service)
+            side = PlatformSide(
+                platform, people_of(platform, 40, 4, 4, demo_activities(service, 4))
+            )
+            request = flask_transport(app)
+            students = side.people[:40]
+            for person in side.people * 2:  # learners, courses and keys known; caches warm
+                launch_once(request, side, person)
+            best: tuple[float, dict[str, float]] | None = None
+            for _ in range(rounds):
+                with _timing_parts() as spent:
+                    start = time.process_time()
+                    for n in range(launches):
+                        launch_once(request, side, students[n % len(students)])
+                    total = (time.process_time() - start) / launches * 1000
+                parts = {k: v / launches * 1000 for k, v in spent.items()}
+                if best is None or total < best[0]:
+                    best = (total, parts)
+            service.engine.dispose()
+    assert best is not None
+    return best
+
+
+def print_parts() -> None:
+    total, parts = cpu_per_part()
+    print(
+        f"\nCPU per returning student's launch, in process (PostgreSQL + Redis): {total:.2f} ms "
+        "in all (with the Flask test client and the platform's signing)"
+    )
+    for label, spent in sorted(parts.items(), key=lambda item: -item[1]):
+        print(f"  {spent:5.2f} ms  {label}")
+
+
 # -- make bench ----------------------------------------------------------------------------
 
 
@@ -854,6 +956,7 @@ def main() -> None:
     )
     for worker_class in ("sync", "gthread"):
         print_load(floor_test(worker_class=worker_class))
+    print_parts()
     print_statements()
 
 
@@ -868,6 +971,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--small", action="store_true", help="a registry of one of each")
     parser.add_argument("--statements", action="store_true", help="only the SQL counts")
+    parser.add_argument("--parts", action="store_true", help="CPU per part of a launch, in process")
     parser.add_argument(
         "--floor", action="store_true", help="a do-nothing app instead of the tool (the floor)"
     )
@@ -878,6 +982,8 @@ if __name__ == "__main__":
     arguments = _arguments()
     if arguments.statements:
         print_statements()
+    elif arguments.parts:
+        print_parts()
     elif arguments.floor:
         print(LOAD_HEADER)
         print_load(
