@@ -95,6 +95,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _Record = TypeVar("_Record", bound=Base)
+_Select = TypeVar("_Select", bound="Select[*tuple[Any, ...]]")
 
 #: The outbox job kind of a grade write-back.
 LMS_GRADE_KIND: Final = "lms_grade"
@@ -227,37 +228,32 @@ class LtiGrades:
             # One query finds the course item, its line item, the achievement its activity or
             # playlist awards, and the learner (launches are frequent: few statements).
             found = session.execute(
-                select(
-                    LtiResourceLinkRecord.id,
-                    LtiLineItemRecord.id,
-                    func.coalesce(ActivityRecord.achievement_id, PlaylistRecord.achievement_id),
-                    select(LearnerRecord.id)
-                    .where(LearnerRecord.public_id == learner_public_id)
-                    .scalar_subquery(),
-                )
-                .join(
-                    LtiDeploymentRecord,
-                    LtiDeploymentRecord.id == LtiResourceLinkRecord.deployment_id,
-                )
-                .join(LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id)
-                .outerjoin(
-                    LtiLineItemRecord,
-                    and_(
-                        LtiLineItemRecord.deployment_id == LtiDeploymentRecord.id,
-                        LtiLineItemRecord.line_item_url == line_item_url
-                        if line_item_url is not None
-                        else false(),
-                    ),
-                )
-                .outerjoin(
-                    ActivityRecord,
-                    ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id,
-                )
-                .outerjoin(
-                    PlaylistRecord,
-                    PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id,
-                )
-                .where(
+                _joining_item_badge(
+                    select(
+                        LtiResourceLinkRecord.id,
+                        LtiLineItemRecord.id,
+                        ITEM_ACHIEVEMENT_ID,
+                        select(LearnerRecord.id)
+                        .where(LearnerRecord.public_id == learner_public_id)
+                        .scalar_subquery(),
+                    )
+                    .join(
+                        LtiDeploymentRecord,
+                        LtiDeploymentRecord.id == LtiResourceLinkRecord.deployment_id,
+                    )
+                    .join(
+                        LtiPlatformRecord, LtiPlatformRecord.id == LtiDeploymentRecord.platform_id
+                    )
+                    .outerjoin(
+                        LtiLineItemRecord,
+                        and_(
+                            LtiLineItemRecord.deployment_id == LtiDeploymentRecord.id,
+                            LtiLineItemRecord.line_item_url == line_item_url
+                            if line_item_url is not None
+                            else false(),
+                        ),
+                    )
+                ).where(
                     LtiPlatformRecord.public_id == deployment.platform_public_id,
                     LtiDeploymentRecord.deployment_id == deployment.deployment_id,
                     LtiResourceLinkRecord.resource_link_id == link.resource_link_id,
@@ -460,25 +456,19 @@ class LtiGrades:
     def _enqueue_held_scores(self, session: Session, learner_id: int) -> int:
         """Queue the score of each of the learner's placements whose badge they hold (the job
         an award or a launch queues, under the same key, so never twice)."""
-        achievement_id = func.coalesce(ActivityRecord.achievement_id, PlaylistRecord.achievement_id)
         rows = session.execute(
-            select(LtiPlacementRecord.line_item_id, LtiPlacementRecord.user_id, achievement_id)
-            .join(
-                LtiResourceLinkRecord,
-                LtiResourceLinkRecord.id == LtiPlacementRecord.resource_link_id,
-            )
-            .outerjoin(
-                ActivityRecord,
-                ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id,
-            )
-            .outerjoin(
-                PlaylistRecord,
-                PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id,
+            _joining_item_badge(
+                select(
+                    LtiPlacementRecord.line_item_id, LtiPlacementRecord.user_id, ITEM_ACHIEVEMENT_ID
+                ).join(
+                    LtiResourceLinkRecord,
+                    LtiResourceLinkRecord.id == LtiPlacementRecord.resource_link_id,
+                )
             )
             .where(
                 LtiPlacementRecord.learner_id == learner_id,
                 LtiPlacementRecord.line_item_id.is_not(None),
-                achievement_id.is_not(None),
+                ITEM_ACHIEVEMENT_ID.is_not(None),
             )
             .order_by(LtiPlacementRecord.id)
         ).all()
@@ -907,15 +897,31 @@ def _row(
         return found, False
 
 
+#: The badge a course item awards: its activity's, else its playlist's (the two joined by
+#: :func:`_joining_item_badge`).
+ITEM_ACHIEVEMENT_ID: Final = func.coalesce(
+    ActivityRecord.achievement_id, PlaylistRecord.achievement_id
+)
+
+
+def _joining_item_badge(query: _Select) -> _Select:
+    """``query`` (over resource links) outer-joined to each link's activity and playlist, whose
+    achievement is the course item's badge (:data:`ITEM_ACHIEVEMENT_ID`)."""
+    return query.outerjoin(
+        ActivityRecord, ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id
+    ).outerjoin(
+        PlaylistRecord, PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id
+    )
+
+
 def _recorded_placement_query() -> Any:
     """The read of :meth:`LtiGrades._placement_recorded`, built once (launches are frequent):
     the launch's line item, the learner's placement on the course item and the award that makes
     a score due. No row when the course item or the learner is unknown."""
-    achievement_id = func.coalesce(ActivityRecord.achievement_id, PlaylistRecord.achievement_id)
     held_award = _held_award_query(
-        func.coalesce(LearnerRecord.merged_into_id, LearnerRecord.id), achievement_id
+        func.coalesce(LearnerRecord.merged_into_id, LearnerRecord.id), ITEM_ACHIEVEMENT_ID
     ).scalar_subquery()
-    return (
+    return _joining_item_badge(
         select(
             LtiLineItemRecord.id,
             LtiPlacementRecord.line_item_id,
@@ -941,17 +947,10 @@ def _recorded_placement_query() -> Any:
                 LtiPlacementRecord.learner_id == LearnerRecord.id,
             ),
         )
-        .outerjoin(
-            ActivityRecord, ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id
-        )
-        .outerjoin(
-            PlaylistRecord, PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id
-        )
-        .where(
-            LtiPlatformRecord.public_id == bindparam("platform_public_id"),
-            LtiDeploymentRecord.deployment_id == bindparam("deployment_id"),
-            LtiResourceLinkRecord.resource_link_id == bindparam("resource_link_id"),
-        )
+    ).where(
+        LtiPlatformRecord.public_id == bindparam("platform_public_id"),
+        LtiDeploymentRecord.deployment_id == bindparam("deployment_id"),
+        LtiResourceLinkRecord.resource_link_id == bindparam("resource_link_id"),
     )
 
 
@@ -968,15 +967,11 @@ def _launched_line_items(
     course item's activity or playlist awards ``achievement_id``: one query, driven by the
     placements' learner index, whatever the size of the catalogue or the number of learners."""
     query = (
-        select(LtiPlacementRecord.line_item_id, LtiPlacementRecord.user_id)
-        .join(
-            LtiResourceLinkRecord, LtiResourceLinkRecord.id == LtiPlacementRecord.resource_link_id
-        )
-        .outerjoin(
-            ActivityRecord, ActivityRecord.public_id == LtiResourceLinkRecord.activity_public_id
-        )
-        .outerjoin(
-            PlaylistRecord, PlaylistRecord.public_id == LtiResourceLinkRecord.playlist_public_id
+        _joining_item_badge(
+            select(LtiPlacementRecord.line_item_id, LtiPlacementRecord.user_id).join(
+                LtiResourceLinkRecord,
+                LtiResourceLinkRecord.id == LtiPlacementRecord.resource_link_id,
+            )
         )
         .where(
             LtiPlacementRecord.learner_id == learner_id,
