@@ -766,10 +766,12 @@ class StatementFigures:
     teacher: float
 
 
-def statements_per_launch(
+@contextmanager
+def in_process_tool(
     database_kind: str, cache: str, registry: tuple[int, int, int]
-) -> StatementFigures:
-    """SQL statements of one launch (all four steps), in process, with the registry filled."""
+) -> Iterator[tuple[BadgeService, Any, Any]]:
+    """The tool in this process with the registry filled and the test platform registered:
+    yields its service, its Flask app and the platform."""
     from lti_tool.app import create_app
     from tests.lti_platform import TestPlatform
 
@@ -785,25 +787,34 @@ def statements_per_launch(
                 from core.lti_registry import RedisLaunchCache
 
                 service.lti.use_launch_cache(RedisLaunchCache(REDIS_URL))
-            app = create_app(service=service)
-            side = PlatformSide(platform, people_of(platform, 6, 2, 2, demo_activities(service, 2)))
-            request = flask_transport(app)
-            counter = QueryCounter(service.engine)
+            try:
+                yield service, create_app(service=service), platform
+            finally:
+                service.engine.dispose()
 
-            def count(person: Person) -> int:
-                before = counter.count
-                launch_once(request, side, person)
-                return counter.count - before
 
-            for teacher in side.people[6:8]:  # the courses exist, the platform's keys are read
-                launch_once(request, side, teacher)
-            first = [count(p) for p in side.people[:4]]
-            again = [count(p) for p in side.people[:4]]
-            teachers = [count(p) for p in side.people[6:8]]
-            service.engine.dispose()
-            return StatementFigures(
-                statistics.median(first), statistics.median(again), statistics.median(teachers)
-            )
+def statements_per_launch(
+    database_kind: str, cache: str, registry: tuple[int, int, int]
+) -> StatementFigures:
+    """SQL statements of one launch (all four steps), in process, with the registry filled."""
+    with in_process_tool(database_kind, cache, registry) as (service, app, platform):
+        side = PlatformSide(platform, people_of(platform, 6, 2, 2, demo_activities(service, 2)))
+        request = flask_transport(app)
+        counter = QueryCounter(service.engine)
+
+        def count(person: Person) -> int:
+            before = counter.count
+            launch_once(request, side, person)
+            return counter.count - before
+
+        for teacher in side.people[6:8]:  # the courses exist, the platform's keys are read
+            launch_once(request, side, teacher)
+        first = [count(p) for p in side.people[:4]]
+        again = [count(p) for p in side.people[:4]]
+        teachers = [count(p) for p in side.people[6:8]]
+        return StatementFigures(
+            statistics.median(first), statistics.median(again), statistics.median(teachers)
+        )
 
 
 def print_statements() -> None:
@@ -887,38 +898,22 @@ def cpu_per_part(launches: int = 300, rounds: int = 3) -> tuple[float, dict[str,
     """CPU ms of one returning student's launch in process (PostgreSQL, launch cache in
     Redis), in all and per part of :data:`LAUNCH_PARTS`; the best of ``rounds``. "In all"
     includes the Flask test client and the platform's signing."""
-    from core.lti_registry import RedisLaunchCache
-    from lti_tool.app import create_app
-    from tests.lti_platform import TestPlatform
-
-    base_url = "https://badges.bench"
-    with tempfile.TemporaryDirectory() as tmp, TestPlatform() as platform:
-        folder = Path(tmp)
-        with database("postgresql", folder) as url:
-            service = BadgeService(tool_settings(url, folder, base_url, new_key_encryption_key()))
-            service.upgrade()
-            fill_registry(service, *SMALL)
-            register_test_platform(service, platform, base_url)
-            service.lti.use_launch_cache(RedisLaunchCache(REDIS_URL))
-            app = create_app(service=service)
-            side = PlatformSide(
-                platform, people_of(platform, 40, 4, 4, demo_activities(service, 4))
-            )
-            request = flask_transport(app)
-            students = side.people[:40]
-            for person in side.people * 2:  # learners, courses and keys known; caches warm
-                launch_once(request, side, person)
-            best: tuple[float, dict[str, float]] | None = None
-            for _ in range(rounds):
-                with _timing_parts() as spent:
-                    start = time.process_time()
-                    for n in range(launches):
-                        launch_once(request, side, students[n % len(students)])
-                    total = (time.process_time() - start) / launches * 1000
-                parts = {k: v / launches * 1000 for k, v in spent.items()}
-                if best is None or total < best[0]:
-                    best = (total, parts)
-            service.engine.dispose()
+    with in_process_tool("postgresql", "redis", SMALL) as (service, app, platform):
+        side = PlatformSide(platform, people_of(platform, 40, 4, 4, demo_activities(service, 4)))
+        request = flask_transport(app)
+        students = side.people[:40]
+        for person in side.people * 2:  # learners, courses and keys known; caches warm
+            launch_once(request, side, person)
+        best: tuple[float, dict[str, float]] | None = None
+        for _ in range(rounds):
+            with _timing_parts() as spent:
+                start = time.process_time()
+                for n in range(launches):
+                    launch_once(request, side, students[n % len(students)])
+                total = (time.process_time() - start) / launches * 1000
+            parts = {k: v / launches * 1000 for k, v in spent.items()}
+            if best is None or total < best[0]:
+                best = (total, parts)
     assert best is not None
     return best
 
