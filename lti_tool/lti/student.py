@@ -172,10 +172,16 @@ class ItemPage:
 def _live_learner(service: BadgeService, session: LaunchSession) -> str | None:
     """The launch's learner as they are now (merges followed); None for a launch that is not a
     student's (see :func:`is_student`), without a learner, or whose learner's data was erased."""
+    learner = _launched_learner(session)
+    # Looked up again (one query): a merge or an erasure since the launch counts at once.
+    return None if learner is None else service.learners.live_public_id(learner)
+
+
+def _launched_learner(session: LaunchSession) -> str | None:
+    """The learner the launch recorded, for a student's launch (see :func:`is_student`)."""
     if session.learner_public_id is None or not is_student(session.roles):
         return None
-    # Looked up again (one query): a merge or an erasure since the launch counts at once.
-    return service.learners.live_public_id(session.learner_public_id)
+    return session.learner_public_id
 
 
 def _holdings(
@@ -185,9 +191,10 @@ def _holdings(
     their evidence for ``activity_ids``; None for a launch that is not a student's (see
     :func:`is_student`), without a learner, or whose learner's data was erased. Read at each
     page view: a merge, an erasure or an award since the launch counts at once."""
-    if session.learner_public_id is None or not is_student(session.roles):
+    learner = _launched_learner(session)
+    if learner is None:
         return None
-    return service.learner_badges.course_item_holdings(session.learner_public_id, activity_ids)
+    return service.learner_badges.course_item_holdings(learner, activity_ids)
 
 
 def _earned(
